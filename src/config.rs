@@ -1,0 +1,874 @@
+//! The config file: raw TOML (serde, unknown keys rejected) turned into a
+//! validated [`Config`], with errors that name the check, the field and what
+//! was wrong in a plain sentence.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::schedule::{CronSchedule, Schedule};
+
+/// Label names deadman sets itself (or Prometheus attaches), so a check's
+/// static `labels` may not use them.
+const RESERVED_LABELS: &[&str] = &[
+    "check",
+    "owner",
+    "team",
+    "severity",
+    "runbook_url",
+    "schedule",
+    "description",
+    "kind",
+    "reason",
+    "name",
+    "job",
+    "instance",
+];
+
+const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
+const DEFAULT_HISTORY: usize = 100;
+const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A validated configuration. Cheap to share: handlers hold an `Arc<Config>`
+/// for the duration of one request, so a reload never changes a config under
+/// a request that is using it.
+#[derive(Debug)]
+pub struct Config {
+    /// Checks in file order (the order the landing page and docs use).
+    pub checks: Vec<Arc<Check>>,
+    /// Name → position in `checks`, for O(1) lookup on every ping.
+    index: HashMap<String, usize>,
+    /// How much history is kept, and for how long removed checks are kept.
+    pub storage: StorageSettings,
+}
+
+/// `[storage]`: retention of what the store keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorageSettings {
+    /// Pings kept per check in the history table.
+    pub history: usize,
+    /// How long a check removed from the config keeps its stored state, so
+    /// that re-adding it (e.g. after a botched edit) restores everything.
+    pub retention: Duration,
+}
+
+/// One validated check.
+#[derive(Debug)]
+pub struct Check {
+    /// Unique, URL-safe name used in ping URLs and the `check` label.
+    pub name: String,
+    /// What the integration does, for people reading alerts.
+    pub description: String,
+    /// Who is paged: every check has a named owner.
+    pub owner: String,
+    /// Team for Alertmanager routing; empty when unset.
+    pub team: String,
+    /// Runbook URL; empty when unset.
+    pub runbook: String,
+    /// Routing severity carried into alerts.
+    pub severity: Severity,
+    /// When the check is expected to succeed.
+    pub schedule: Schedule,
+    /// Slack after the expected time before silence is an incident.
+    pub grace: Duration,
+    /// A started run must finish within this, if set.
+    pub max_runtime: Option<Duration>,
+    /// HTTP methods accepted on this check's ping URLs.
+    pub methods: Methods,
+    /// Secret a ping must present, if any.
+    pub token: Option<Token>,
+    /// Static labels exported on `deadman_check_info`.
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "critical" => Some(Severity::Critical),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// The set of accepted HTTP methods (GET, HEAD, POST).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Methods {
+    pub get: bool,
+    pub head: bool,
+    pub post: bool,
+}
+
+impl Methods {
+    pub const ALL: Methods = Methods {
+        get: true,
+        head: true,
+        post: true,
+    };
+
+    pub fn allows(&self, method: &hyper::Method) -> bool {
+        match *method {
+            hyper::Method::GET => self.get,
+            hyper::Method::HEAD => self.head,
+            hyper::Method::POST => self.post,
+            _ => false,
+        }
+    }
+
+    /// The value of an `Allow` header.
+    pub fn allow_header(&self) -> String {
+        let mut names = Vec::new();
+        if self.get {
+            names.push("GET");
+        }
+        if self.head {
+            names.push("HEAD");
+        }
+        if self.post {
+            names.push("POST");
+        }
+        names.join(", ")
+    }
+}
+
+/// A ping secret. Only its SHA-256 digest is kept, so the secret itself is
+/// never in memory longer than loading takes and can never be logged; the
+/// digests are compared in constant time, which also hides the length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    digest: [u8; 32],
+}
+
+impl Token {
+    fn new(secret: &str) -> Self {
+        Token {
+            digest: Sha256::digest(secret.as_bytes()).into(),
+        }
+    }
+
+    /// Whether `presented` is this token, in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.digest.ct_eq(&digest).into()
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Why a config was rejected.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Read(PathBuf, std::io::Error),
+    /// Not valid TOML, or a key that does not belong; the message carries
+    /// the parser's line and column.
+    Syntax(String),
+    /// Valid TOML that does not describe a valid config.
+    Invalid {
+        /// `check "name" (line N)`, `check #N (line N)`, `[defaults]` or `[storage]`.
+        location: String,
+        /// The offending key.
+        field: String,
+        /// A plain sentence saying what is wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read(path, err) => write!(f, "cannot read {}: {err}", path.display()),
+            ConfigError::Syntax(message) => f.write_str(message.trim_end()),
+            ConfigError::Invalid {
+                location,
+                field,
+                message,
+            } => write!(f, "{location}: {field}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The file as written. Checks and `[defaults]` stay as spanned tables here
+/// so their errors can name the check and its line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    defaults: Option<toml::Spanned<toml::Table>>,
+    storage: Option<RawStorage>,
+    #[serde(default)]
+    check: Vec<toml::Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    history: Option<i64>,
+    retention: Option<String>,
+}
+
+/// Keys allowed in `[defaults]`: the ones that make sense for many checks.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    owner: Option<String>,
+    team: Option<String>,
+    severity: Option<String>,
+    grace: Option<String>,
+    max_runtime: Option<String>,
+    timezone: Option<String>,
+    methods: Option<Vec<String>>,
+    token: Option<String>,
+    token_file: Option<String>,
+    token_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    name: Option<String>,
+    description: Option<String>,
+    owner: Option<String>,
+    team: Option<String>,
+    runbook: Option<String>,
+    severity: Option<String>,
+    every: Option<String>,
+    cron: Option<String>,
+    timezone: Option<String>,
+    grace: Option<String>,
+    max_runtime: Option<String>,
+    methods: Option<Vec<String>>,
+    token: Option<String>,
+    token_file: Option<String>,
+    token_env: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative `token_file` paths are
+    /// resolved against the config file's directory, as Prometheus does.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base_dir)
+    }
+
+    /// Validates config text; `base_dir` anchors relative file paths.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let lines = LineIndex::new(text);
+
+        let storage = validate_storage(raw.storage)?;
+        let defaults = match raw.defaults {
+            Some(table) => {
+                let location = format!("[defaults] (line {})", lines.line_of(table.span().start));
+                let raw = deserialize_table::<RawDefaults>(table.into_inner(), &location)?;
+                Defaults::validate(raw, &location, base_dir)?
+            }
+            None => Defaults::validate(RawDefaults::default(), "[defaults]", base_dir)?,
+        };
+
+        let mut checks: Vec<Arc<Check>> = Vec::with_capacity(raw.check.len());
+        let mut index = HashMap::with_capacity(raw.check.len());
+        let mut first_line: HashMap<String, usize> = HashMap::new();
+        for (position, table) in raw.check.into_iter().enumerate() {
+            let line = lines.line_of(table.span().start);
+            let table = table.into_inner();
+            let location = match table.get("name").and_then(|v| v.as_str()) {
+                Some(name) if valid_check_name(name) => format!("check {name:?} (line {line})"),
+                _ => format!("check #{} (line {line})", position + 1),
+            };
+            let raw = deserialize_table::<RawCheck>(table, &location)?;
+            let check = validate_check(raw, &defaults, &location, base_dir)?;
+            if let Some(previous) = first_line.get(&check.name) {
+                return Err(invalid(
+                    &location,
+                    "name",
+                    format!(
+                        "{:?} is already used by the check at line {previous}; names must be unique",
+                        check.name
+                    ),
+                ));
+            }
+            first_line.insert(check.name.clone(), line);
+            index.insert(check.name.clone(), checks.len());
+            checks.push(Arc::new(check));
+        }
+        Ok(Config {
+            checks,
+            index,
+            storage,
+        })
+    }
+
+    /// The configured check with this name.
+    pub fn check(&self, name: &str) -> Option<&Arc<Check>> {
+        self.index.get(name).map(|&i| &self.checks[i])
+    }
+}
+
+/// Byte offset → 1-based line number.
+struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        LineIndex {
+            newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
+        }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&nl| nl < offset) + 1
+    }
+}
+
+fn invalid(location: &str, field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        location: location.to_string(),
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Deserializes one table, reporting the path of the key that failed.
+fn deserialize_table<T: for<'de> Deserialize<'de>>(
+    table: toml::Table,
+    location: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner().to_string();
+        // serde reports unknown keys at the table itself; name the key.
+        let (field, message) = match inner.strip_prefix("unknown field `") {
+            Some(rest) => {
+                let key = rest.split('`').next().unwrap_or_default().to_string();
+                let expected = rest.split_once("expected ").map_or("", |(_, e)| e);
+                (
+                    key,
+                    format!("unknown key; valid keys are {}", expected.replace('`', "")),
+                )
+            }
+            None if path == "." => ("(table)".to_string(), inner),
+            None => (path, inner),
+        };
+        invalid(location, &field, message.trim_end().to_string())
+    })
+}
+
+fn validate_storage(raw: Option<RawStorage>) -> Result<StorageSettings, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(StorageSettings {
+            history: DEFAULT_HISTORY,
+            retention: DEFAULT_RETENTION,
+        });
+    };
+    let history = match raw.history {
+        None => DEFAULT_HISTORY,
+        Some(n) if (0..=100_000).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(invalid(
+                "[storage]",
+                "history",
+                format!("{n} is out of range; keep between 0 and 100000 pings per check"),
+            ))
+        }
+    };
+    let retention = match raw.retention {
+        None => DEFAULT_RETENTION,
+        Some(text) => {
+            let d = parse_duration("[storage]", "retention", &text)?;
+            if d < Duration::from_secs(3600) {
+                return Err(invalid(
+                    "[storage]",
+                    "retention",
+                    format!("{text:?} is shorter than the minimum of 1h"),
+                ));
+            }
+            d
+        }
+    };
+    Ok(StorageSettings { history, retention })
+}
+
+/// `[defaults]`, validated once and applied to every check.
+struct Defaults {
+    owner: Option<String>,
+    team: Option<String>,
+    severity: Option<Severity>,
+    grace: Option<Duration>,
+    max_runtime: Option<Duration>,
+    timezone: Option<Tz>,
+    methods: Option<Methods>,
+    token: Option<Token>,
+}
+
+impl Defaults {
+    fn validate(raw: RawDefaults, location: &str, base_dir: &Path) -> Result<Self, ConfigError> {
+        Ok(Defaults {
+            owner: raw.owner.map(|o| validate_owner(location, o)).transpose()?,
+            team: raw.team,
+            severity: raw
+                .severity
+                .map(|s| parse_severity(location, &s))
+                .transpose()?,
+            grace: raw
+                .grace
+                .map(|g| parse_duration(location, "grace", &g))
+                .transpose()?,
+            max_runtime: raw
+                .max_runtime
+                .map(|m| parse_max_runtime(location, &m))
+                .transpose()?,
+            timezone: raw
+                .timezone
+                .map(|tz| parse_timezone(location, &tz))
+                .transpose()?,
+            methods: raw
+                .methods
+                .map(|m| parse_methods(location, &m))
+                .transpose()?,
+            token: load_token(location, raw.token, raw.token_file, raw.token_env, base_dir)?,
+        })
+    }
+}
+
+fn validate_check(
+    raw: RawCheck,
+    defaults: &Defaults,
+    location: &str,
+    base_dir: &Path,
+) -> Result<Check, ConfigError> {
+    let name = match raw.name {
+        None => {
+            return Err(invalid(
+                location,
+                "name",
+                "missing; every check needs a unique name",
+            ))
+        }
+        Some(name) if !valid_check_name(&name) => {
+            return Err(invalid(
+                location,
+                "name",
+                format!(
+                    "{name:?} is not a valid check name; use 1 to 64 characters of a-z, 0-9, \
+                     '_', '.' and '-', starting with a letter or digit"
+                ),
+            ))
+        }
+        Some(name) => name,
+    };
+
+    let owner = match raw.owner.or_else(|| defaults.owner.clone()) {
+        Some(owner) => validate_owner(location, owner)?,
+        None => {
+            return Err(invalid(
+                location,
+                "owner",
+                "missing; every check needs a named owner (a person, team or address) \
+                 so that its alerts reach someone",
+            ))
+        }
+    };
+
+    let runbook = match raw.runbook {
+        None => String::new(),
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => url,
+        Some(url) => {
+            return Err(invalid(
+                location,
+                "runbook",
+                format!("{url:?} is not an absolute http(s) URL"),
+            ))
+        }
+    };
+
+    let severity = match raw.severity {
+        Some(s) => parse_severity(location, &s)?,
+        None => defaults.severity.unwrap_or(Severity::Warning),
+    };
+
+    let timezone = match raw.timezone {
+        Some(tz) => parse_timezone(location, &tz)?,
+        None => defaults.timezone.unwrap_or(Tz::UTC),
+    };
+
+    let schedule = match (raw.every, raw.cron) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                location,
+                "every",
+                "set exactly one of \"every\" and \"cron\", not both",
+            ))
+        }
+        (None, None) => {
+            return Err(invalid(
+                location,
+                "every",
+                "missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")",
+            ))
+        }
+        (Some(every), None) => {
+            let period = parse_duration(location, "every", &every)?;
+            if period < Duration::from_secs(1) {
+                return Err(invalid(
+                    location,
+                    "every",
+                    format!("{every:?} is shorter than the minimum of 1s"),
+                ));
+            }
+            Schedule::Every(period)
+        }
+        (None, Some(expr)) => match CronSchedule::parse(&expr, timezone) {
+            Ok(cron) => Schedule::Cron(Box::new(cron)),
+            Err(why) => {
+                return Err(invalid(
+                    location,
+                    "cron",
+                    format!("{expr:?} is not a valid cron expression: {why}"),
+                ))
+            }
+        },
+    };
+
+    let grace = match raw.grace {
+        Some(g) => parse_duration(location, "grace", &g)?,
+        None => defaults.grace.unwrap_or(DEFAULT_GRACE),
+    };
+    let max_runtime = match raw.max_runtime {
+        Some(m) => Some(parse_max_runtime(location, &m)?),
+        None => defaults.max_runtime,
+    };
+    let methods = match raw.methods {
+        Some(m) => parse_methods(location, &m)?,
+        None => defaults.methods.unwrap_or(Methods::ALL),
+    };
+    let token = match load_token(location, raw.token, raw.token_file, raw.token_env, base_dir)? {
+        Some(token) => Some(token),
+        None => defaults.token.clone(),
+    };
+
+    for (label, value) in &raw.labels {
+        validate_label(location, label, value)?;
+    }
+
+    Ok(Check {
+        name,
+        description: raw.description.unwrap_or_default(),
+        owner,
+        team: raw
+            .team
+            .or_else(|| defaults.team.clone())
+            .unwrap_or_default(),
+        runbook,
+        severity,
+        schedule,
+        grace,
+        max_runtime,
+        methods,
+        token,
+        labels: raw.labels,
+    })
+}
+
+/// `^[a-z0-9][a-z0-9_.-]{0,63}$`: safe in URLs, labels and file names.
+pub fn valid_check_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        })
+}
+
+fn validate_owner(location: &str, owner: String) -> Result<String, ConfigError> {
+    if owner.trim().is_empty() {
+        return Err(invalid(
+            location,
+            "owner",
+            "is empty; every check needs a named owner (a person, team or address)",
+        ));
+    }
+    Ok(owner)
+}
+
+fn validate_label(location: &str, label: &str, value: &str) -> Result<(), ConfigError> {
+    let mut chars = label.chars();
+    let well_formed = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        return Err(invalid(
+            location,
+            "labels",
+            format!("{label:?} is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+        ));
+    }
+    if label.starts_with("__") || RESERVED_LABELS.contains(&label) {
+        return Err(invalid(
+            location,
+            "labels",
+            format!("{label:?} is reserved (deadman or Prometheus sets it); choose another name"),
+        ));
+    }
+    if value.is_empty() {
+        return Err(invalid(
+            location,
+            "labels",
+            format!("{label:?} has an empty value, which Prometheus treats as no label"),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_duration(location: &str, field: &str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text).map_err(|e| {
+        invalid(
+            location,
+            field,
+            format!("{text:?} is not a valid duration ({e}); write it like \"90s\", \"15m\" or \"1h 30m\""),
+        )
+    })
+}
+
+fn parse_max_runtime(location: &str, text: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration(location, "max_runtime", text)?;
+    if d.is_zero() {
+        return Err(invalid(location, "max_runtime", "must be longer than 0s"));
+    }
+    Ok(d)
+}
+
+fn parse_severity(location: &str, text: &str) -> Result<Severity, ConfigError> {
+    Severity::parse(text).ok_or_else(|| {
+        invalid(
+            location,
+            "severity",
+            format!("{text:?} is not one of critical, warning, info"),
+        )
+    })
+}
+
+fn parse_timezone(location: &str, text: &str) -> Result<Tz, ConfigError> {
+    text.parse::<Tz>().map_err(|_| {
+        invalid(
+            location,
+            "timezone",
+            format!(
+                "{text:?} is not a known IANA time zone (for example \"Europe/London\", \
+                 \"America/New_York\" or \"UTC\")"
+            ),
+        )
+    })
+}
+
+fn parse_methods(location: &str, names: &[String]) -> Result<Methods, ConfigError> {
+    if names.is_empty() {
+        return Err(invalid(
+            location,
+            "methods",
+            "is empty; list at least one of GET, HEAD, POST",
+        ));
+    }
+    let mut methods = Methods {
+        get: false,
+        head: false,
+        post: false,
+    };
+    for name in names {
+        match name.to_ascii_uppercase().as_str() {
+            "GET" => methods.get = true,
+            "HEAD" => methods.head = true,
+            "POST" => methods.post = true,
+            _ => {
+                return Err(invalid(
+                    location,
+                    "methods",
+                    format!("{name:?} is not supported; use GET, HEAD and/or POST"),
+                ))
+            }
+        }
+    }
+    Ok(methods)
+}
+
+/// Loads a secret from exactly one of `token`, `token_file`, `token_env`.
+/// Error messages name the source, never the secret.
+fn load_token(
+    location: &str,
+    inline: Option<String>,
+    file: Option<String>,
+    env: Option<String>,
+    base_dir: &Path,
+) -> Result<Option<Token>, ConfigError> {
+    let secret = match (inline, file, env) {
+        (None, None, None) => return Ok(None),
+        (Some(secret), None, None) => secret,
+        (None, Some(file), None) => {
+            let path = base_dir.join(&file);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    location,
+                    "token_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            // Secret files usually end in a newline that is not part of the secret.
+            let secret = text.trim_end_matches(['\r', '\n']).to_string();
+            if secret.is_empty() {
+                return Err(invalid(
+                    location,
+                    "token_file",
+                    format!("{} is empty", path.display()),
+                ));
+            }
+            secret
+        }
+        (None, None, Some(var)) => match std::env::var(&var) {
+            Ok(secret) if !secret.is_empty() => secret,
+            Ok(_) => {
+                return Err(invalid(
+                    location,
+                    "token_env",
+                    format!("environment variable {var} is empty"),
+                ))
+            }
+            Err(_) => {
+                return Err(invalid(
+                    location,
+                    "token_env",
+                    format!("environment variable {var} is not set"),
+                ))
+            }
+        },
+        _ => {
+            return Err(invalid(
+                location,
+                "token",
+                "set at most one of \"token\", \"token_file\" and \"token_env\"",
+            ))
+        }
+    };
+    if secret.is_empty() {
+        return Err(invalid(location, "token", "is empty"));
+    }
+    Ok(Some(Token::new(&secret)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new(".")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn minimal_check_gets_defaults() {
+        let config =
+            parse("[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"15m\"\n").expect("valid");
+        let check = config.check("a").expect("present");
+        assert_eq!(check.grace, DEFAULT_GRACE);
+        assert_eq!(check.severity, Severity::Warning);
+        assert_eq!(check.methods, Methods::ALL);
+        assert!(check.token.is_none());
+        assert_eq!(config.storage.history, 100);
+    }
+
+    #[test]
+    fn defaults_apply_and_checks_override() {
+        let config = parse(
+            r#"
+[defaults]
+grace = "1m"
+severity = "critical"
+team = "finance"
+token = "s3cret"
+
+[[check]]
+name = "a"
+owner = "ops"
+every = "15m"
+
+[[check]]
+name = "b"
+owner = "ops"
+every = "1h"
+grace = "2m"
+severity = "info"
+token = "other"
+"#,
+        )
+        .expect("valid");
+        let a = config.check("a").expect("a");
+        assert_eq!(a.grace, Duration::from_secs(60));
+        assert_eq!(a.severity, Severity::Critical);
+        assert_eq!(a.team, "finance");
+        assert!(a.token.as_ref().is_some_and(|t| t.matches("s3cret")));
+        let b = config.check("b").expect("b");
+        assert_eq!(b.grace, Duration::from_secs(120));
+        assert_eq!(b.severity, Severity::Info);
+        assert!(b
+            .token
+            .as_ref()
+            .is_some_and(|t| t.matches("other") && !t.matches("s3cret")));
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Token::new("hunter2")), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn check_names() {
+        assert!(valid_check_name("shopify-orders-to-xero"));
+        assert!(valid_check_name("0.a_b-c"));
+        assert!(!valid_check_name(""));
+        assert!(!valid_check_name("-a"));
+        assert!(!valid_check_name("A"));
+        assert!(!valid_check_name(&"a".repeat(65)));
+        assert!(valid_check_name(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn line_index() {
+        let idx = LineIndex::new("a\nb\nc");
+        assert_eq!(idx.line_of(0), 1);
+        assert_eq!(idx.line_of(2), 2);
+        assert_eq!(idx.line_of(4), 3);
+    }
+}

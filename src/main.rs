@@ -1,0 +1,266 @@
+//! The `deadman` command line: flags, logging, signals and exit codes.
+//! Everything else lives in the library.
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::prelude::*;
+
+use deadman::clock::SystemClock;
+use deadman::config::Config;
+use deadman::store::MemoryStore;
+use deadman::{Options, Server};
+
+/// Exit codes: success, a config or usage error, a failure at run time.
+const EXIT_CONFIG: u8 = 1;
+const EXIT_RUNTIME: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "deadman",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("DEADMAN_REVISION"), ")"),
+    about = "A Prometheus dead-man's-switch exporter: makes the absence of expected activity loud."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Path to the config file.
+    #[arg(long = "config.file", default_value = "deadman.toml", global = true)]
+    config_file: PathBuf,
+    /// Address to listen on (":PORT" means every interface).
+    #[arg(long = "web.listen-address", default_value = ":10070", global = true)]
+    listen_address: String,
+    /// Path under which metrics are exposed.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]
+    telemetry_path: String,
+    /// Directory for durable state; created if missing.
+    #[arg(long = "storage.path", default_value = "data/", global = true)]
+    storage_path: PathBuf,
+    /// Only log messages of this level or more severe.
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    log_level: LogLevel,
+    /// Log line format.
+    #[arg(
+        long = "log.format",
+        value_enum,
+        default_value = "logfmt",
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the exporter (the default).
+    Serve,
+    /// Validate the config file and exit: 0 if valid, 1 if not.
+    CheckConfig,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::SUCCESS // --help, --version
+            };
+        }
+    };
+    match cli.command {
+        Some(Command::CheckConfig) => check_config(&cli.config_file),
+        Some(Command::Serve) | None => {
+            init_logging(cli.log_level, cli.log_format);
+            serve(&cli)
+        }
+    }
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => {
+            let n = config.checks.len();
+            println!("SUCCESS: {n} check{}", if n == 1 { "" } else { "s" });
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("FAILED: config file {}: {err}", path.display());
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn init_logging(level: LogLevel, format: LogFormat) {
+    let filter = match level {
+        LogLevel::Error => tracing::Level::ERROR,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Debug => tracing::Level::DEBUG,
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("deadman", filter)
+        .with_default(tracing::Level::WARN.min(filter));
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Logfmt => registry.with(tracing_logfmt::layer()).init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+    }
+}
+
+/// Prints an error and every cause under it.
+fn report(context: &str, err: &dyn Error) {
+    eprintln!("error: {context}: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+}
+
+/// `:10070` means every interface, as in other Prometheus exporters.
+fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    full.parse()
+        .map_err(|e| format!("--web.listen-address {text:?} is not HOST:PORT or :PORT ({e})"))
+}
+
+fn serve(cli: &Cli) -> ExitCode {
+    let address = match parse_listen_address(&cli.listen_address) {
+        Ok(address) => address,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !cli.telemetry_path.starts_with('/') || cli.telemetry_path.starts_with("/ping/") {
+        eprintln!(
+            "error: --web.telemetry-path {:?} must start with / and not be under /ping/",
+            cli.telemetry_path
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let config = match Config::load(&cli.config_file) {
+        Ok(config) => config,
+        Err(err) => {
+            report(&format!("config file {}", cli.config_file.display()), &err);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(err) = std::fs::create_dir_all(&cli.storage_path) {
+        report(
+            &format!("creating storage path {}", cli.storage_path.display()),
+            &err,
+        );
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            report("starting the async runtime", &err);
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let checks = config.checks.len();
+    let options = Options {
+        config_path: cli.config_file.clone(),
+        telemetry_path: cli.telemetry_path.clone(),
+        clock: Arc::new(SystemClock::new()),
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                report(&format!("listening on {address}"), &err);
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        };
+        let server = match Server::new(config, options, Box::new(MemoryStore)) {
+            Ok(server) => server,
+            Err(err) => {
+                report("starting the exporter", &err);
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        };
+        let shared = server.shared();
+        tokio::spawn(async move { reload_on_sighup(shared).await });
+        tracing::info!(
+            version = deadman::VERSION,
+            revision = deadman::REVISION,
+            %address,
+            checks,
+            "deadman started"
+        );
+        match deadman::run(listener, server, shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("deadman stopped");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                report("deadman stopped", &err);
+                ExitCode::from(EXIT_RUNTIME)
+            }
+        }
+    })
+}
+
+async fn reload_on_sighup(shared: Arc<deadman::shared::Shared>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP; use POST /-/reload");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        // Errors are logged and exported by reload itself.
+        let _ = deadman::reload(&shared).await;
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

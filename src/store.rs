@@ -1,0 +1,110 @@
+//! The seam between deadman's in-memory state and durable storage.
+//!
+//! Memory is the serving copy (scrapes and the landing page read only
+//! memory, so they keep working while storage is failing); the store is the
+//! record. The single writer thread ([`crate::writer`]) is the only caller:
+//! it loads a [`Snapshot`] once at startup and then commits one [`Batch`]
+//! per group of pings, publishing a change to memory only after the store
+//! has made it durable.
+
+use std::fmt;
+
+use crate::ping::{FailReason, Kind};
+use crate::state::CheckState;
+
+/// Durable storage for check state. Implementations must make [`Store::commit`]
+/// atomic and durable: when it returns `Ok`, the batch survives a crash.
+pub trait Store: Send + 'static {
+    /// Reads everything stored (once, at startup).
+    fn load(&mut self) -> Result<Snapshot, StoreError>;
+    /// Applies a batch all-or-nothing and syncs it.
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+}
+
+/// What a store held at startup.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub checks: Vec<(String, CheckState)>,
+    /// Recent run ids, oldest first.
+    pub rids: Vec<RidRow>,
+}
+
+/// One remembered run id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RidRow {
+    pub check: String,
+    pub kind: Kind,
+    pub rid: String,
+    pub at: f64,
+}
+
+/// One ping, as kept in a check's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryRow {
+    pub check: String,
+    pub at: f64,
+    pub kind: Kind,
+    pub rid: Option<String>,
+    pub records: Option<u64>,
+    pub reason: Option<FailReason>,
+    pub exit_status: Option<u8>,
+    pub message: Option<String>,
+    pub remote_addr: String,
+    pub user_agent: Option<String>,
+}
+
+/// Everything one commit changes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// New state of every check the batch touched (whole rows, not deltas:
+    /// replaying a batch is harmless).
+    pub states: Vec<(String, CheckState)>,
+    /// Checks whose retention ran out; delete them and their history.
+    pub purged: Vec<String>,
+    /// Run ids accepted in this batch.
+    pub rids: Vec<RidRow>,
+    /// Pings to append to history.
+    pub history: Vec<HistoryRow>,
+    /// History rows kept per check (from `[storage] history`).
+    pub history_limit: usize,
+    /// Maintenance: forget rids older than this, except each check's newest
+    /// [`crate::state::RID_MIN_COUNT`].
+    pub prune_rids_before: Option<f64>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+            && self.purged.is_empty()
+            && self.rids.is_empty()
+            && self.history.is_empty()
+            && self.prune_rids_before.is_none()
+    }
+}
+
+/// A storage failure, as a sentence for logs, `/-/healthy` and 503 bodies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Keeps nothing: state lives only as long as the process. For tests and
+/// for `--storage.path=""`-style ephemeral runs.
+#[derive(Debug, Default)]
+pub struct MemoryStore;
+
+impl Store for MemoryStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot::default())
+    }
+
+    fn commit(&mut self, _batch: &Batch) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
