@@ -369,12 +369,20 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
 ) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner().to_string();
+        // toml appends "in `key`" on a second line; the path already says it.
+        let inner = err
+            .into_inner()
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         // serde reports unknown keys at the table itself; name the key.
         let (field, message) = match inner.strip_prefix("unknown field `") {
             Some(rest) => {
                 let key = rest.split('`').next().unwrap_or_default().to_string();
                 let expected = rest.split_once("expected ").map_or("", |(_, e)| e);
+                let expected = expected.strip_prefix("one of ").unwrap_or(expected);
                 (
                     key,
                     format!("unknown key; valid keys are {}", expected.replace('`', "")),

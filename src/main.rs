@@ -122,7 +122,15 @@ fn init_logging(level: LogLevel, format: LogFormat) {
         .with_default(tracing::Level::WARN.min(filter));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Logfmt => registry.with(tracing_logfmt::layer()).init(),
+        // Logs go to stderr, as in other Prometheus exporters.
+        LogFormat::Logfmt => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .event_format(tracing_logfmt::EventsFormatter::default())
+                    .fmt_fields(tracing_logfmt::FieldsFormatter::default())
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
@@ -216,6 +224,8 @@ fn serve(cli: &Cli) -> ExitCode {
         };
         let shared = server.shared();
         tokio::spawn(async move { reload_on_sighup(shared).await });
+        // With port 0 the kernel picks; log what was actually bound.
+        let address = listener.local_addr().unwrap_or(address);
         tracing::info!(
             version = deadman::VERSION,
             revision = deadman::REVISION,

@@ -1,0 +1,169 @@
+//! Every `tests/testdata/invalid-*.toml` is rejected with exactly the message
+//! paired with it here, and `deadman check-config` prints it with the file
+//! name and exits 1. A new invalid fixture without a row fails the test.
+
+use std::path::Path;
+use std::process::Command;
+
+use deadman::config::Config;
+
+const CASES: &[(&str, &str)] = &[
+    (
+        "invalid-bad-cron.toml",
+        "check \"orders\" (line 1): cron: \"61 * * * *\" is not a valid cron expression: Component error: Number out of bounds.",
+    ),
+    (
+        "invalid-bad-default.toml",
+        "[defaults] (line 1): grace: \"five minutes\" is not a valid duration (expected number at 0); write it like \"90s\", \"15m\" or \"1h 30m\"",
+    ),
+    (
+        "invalid-bad-duration.toml",
+        "check \"orders\" (line 1): every: \"15 minutess\" is not a valid duration (unknown time unit \"minutess\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like \"90s\", \"15m\" or \"1h 30m\"",
+    ),
+    (
+        "invalid-bad-label-name.toml",
+        "check \"orders\" (line 1): labels: \"1system\" is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+    ),
+    (
+        "invalid-bad-method.toml",
+        "check \"orders\" (line 1): methods: \"PUT\" is not supported; use GET, HEAD and/or POST",
+    ),
+    (
+        "invalid-bad-runbook.toml",
+        "check \"orders\" (line 1): runbook: \"wiki/orders\" is not an absolute http(s) URL",
+    ),
+    (
+        "invalid-bad-severity.toml",
+        "check \"orders\" (line 1): severity: \"urgent\" is not one of critical, warning, info",
+    ),
+    (
+        "invalid-both-every-and-cron.toml",
+        "check \"orders\" (line 1): every: set exactly one of \"every\" and \"cron\", not both",
+    ),
+    (
+        "invalid-cron-never-fires.toml",
+        "check \"orders\" (line 1): cron: \"0 0 30 2 *\" is not a valid cron expression: never fires",
+    ),
+    (
+        "invalid-cron-six-fields.toml",
+        "check \"orders\" (line 1): cron: \"0 0 9 * * *\" is not a valid cron expression: has 6 fields; deadman takes the standard 5 (minute hour day-of-month month day-of-week)",
+    ),
+    (
+        "invalid-duplicate-name.toml",
+        "check \"orders\" (line 6): name: \"orders\" is already used by the check at line 1; names must be unique",
+    ),
+    (
+        "invalid-every-too-short.toml",
+        "check \"orders\" (line 1): every: \"500ms\" is shorter than the minimum of 1s",
+    ),
+    (
+        "invalid-malformed-name.toml",
+        "check #1 (line 1): name: \"Shopify Orders\" is not a valid check name; use 1 to 64 characters of a-z, 0-9, '_', '.' and '-', starting with a letter or digit",
+    ),
+    (
+        "invalid-missing-name.toml",
+        "check #1 (line 1): name: missing; every check needs a unique name",
+    ),
+    (
+        "invalid-missing-owner.toml",
+        "check \"orders\" (line 1): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone",
+    ),
+    (
+        "invalid-no-schedule.toml",
+        "check \"orders\" (line 1): every: missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")",
+    ),
+    (
+        "invalid-reserved-label.toml",
+        "check \"orders\" (line 1): labels: \"owner\" is reserved (deadman or Prometheus sets it); choose another name",
+    ),
+    (
+        "invalid-storage-history.toml",
+        "[storage]: history: -1 is out of range; keep between 0 and 100000 pings per check",
+    ),
+    (
+        "invalid-syntax.toml",
+        "TOML parse error at line 2, column 15\n  |\n2 | name = \"orders\n  |               ^\ninvalid basic string, expected `\"`",
+    ),
+    (
+        "invalid-two-token-sources.toml",
+        "check \"orders\" (line 1): token: set at most one of \"token\", \"token_file\" and \"token_env\"",
+    ),
+    (
+        "invalid-unknown-key.toml",
+        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, methods, token, token_file, token_env, labels",
+    ),
+    (
+        "invalid-unknown-section.toml",
+        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `defaults`, `storage`, `check`",
+    ),
+    (
+        "invalid-unknown-timezone.toml",
+        "check \"orders\" (line 1): timezone: \"Europe/Lundon\" is not a known IANA time zone (for example \"Europe/London\", \"America/New_York\" or \"UTC\")",
+    ),
+    (
+        "invalid-unreadable-token-file.toml",
+        "check \"orders\" (line 1): token_file: cannot read tests/testdata/does-not-exist/token: No such file or directory (os error 2)",
+    ),
+    (
+        "invalid-wrong-type.toml",
+        "check \"orders\" (line 1): grace: invalid type: integer `300`, expected a string",
+    ),
+];
+
+#[test]
+fn each_invalid_config_has_its_exact_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    for (file, expected) in CASES {
+        let err = Config::load(&dir.join(file)).expect_err(file);
+        let message = err
+            .to_string()
+            .replace(&format!("{}/", dir.display()), "tests/testdata/");
+        assert_eq!(message, *expected, "{file}");
+    }
+}
+
+#[test]
+fn every_invalid_fixture_is_in_the_table() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    let mut fixtures: Vec<String> = std::fs::read_dir(&dir)
+        .expect("testdata exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("invalid-") && name.ends_with(".toml"))
+        .collect();
+    fixtures.sort();
+    let mut listed: Vec<String> = CASES.iter().map(|(f, _)| f.to_string()).collect();
+    listed.sort();
+    assert_eq!(fixtures, listed);
+}
+
+#[test]
+fn check_config_names_the_file_and_exits_1() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (file, expected) in CASES {
+        let path = format!("tests/testdata/{file}");
+        let out = Command::new(env!("CARGO_BIN_EXE_deadman"))
+            .current_dir(root)
+            .args(["check-config", "--config.file", &path])
+            .output()
+            .expect("deadman runs");
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim_end(),
+            format!("FAILED: config file {path}: {expected}"),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn example_config_is_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_deadman"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check-config", "--config.file", "examples/deadman.toml"])
+        .output()
+        .expect("deadman runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SUCCESS: 3 checks\n");
+    assert_eq!(out.status.code(), Some(0));
+}
