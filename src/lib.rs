@@ -10,7 +10,8 @@
 //! * [`schedule`] — `every` / cron + time zone → deadlines (pure).
 //! * [`ping`] — an HTTP request → a [`ping::Ping`] event (pure).
 //! * [`state`] — per-check state and how a ping changes it (pure).
-//! * [`store`] — the storage seam; [`writer`] — the group-commit thread that
+//! * [`store`] — the storage seam, with [`sqlite`] the durable store under it;
+//!   [`writer`] — the group-commit thread that
 //!   is the only writer of both store and state.
 //! * [`metrics`] — self-metrics and the scrape-time per-check collector.
 //! * [`http`] — routing and handlers; [`landing`] — the `/` page.
@@ -29,6 +30,7 @@ pub mod ping;
 pub mod schedule;
 pub mod server;
 pub mod shared;
+pub mod sqlite;
 pub mod state;
 pub mod store;
 pub mod writer;
@@ -140,10 +142,7 @@ pub async fn run(
     // Resolves only if loading fails; once loaded it never completes.
     let load_failure = async move {
         match loaded.await {
-            Ok(Ok(())) => {
-                tracing::info!("stored state loaded; ready");
-                std::future::pending().await
-            }
+            Ok(Ok(())) => std::future::pending().await,
             Ok(Err(err)) => err,
             Err(_) => StoreError("the storage writer exited during startup".into()),
         }

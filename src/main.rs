@@ -12,7 +12,7 @@ use tracing_subscriber::prelude::*;
 
 use deadman::clock::SystemClock;
 use deadman::config::Config;
-use deadman::store::MemoryStore;
+use deadman::sqlite::SqliteStore;
 use deadman::{Options, Server};
 
 /// Exit codes: success, a config or usage error, a failure at run time.
@@ -184,13 +184,15 @@ fn serve(cli: &Cli) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Err(err) = std::fs::create_dir_all(&cli.storage_path) {
-        report(
-            &format!("creating storage path {}", cli.storage_path.display()),
-            &err,
-        );
-        return ExitCode::from(EXIT_RUNTIME);
-    }
+    // Locked and checked before listening: a second exporter on the same
+    // path, or a corrupt file, stops startup with a clear message.
+    let store = match SqliteStore::open(&cli.storage_path) {
+        Ok(store) => store,
+        Err(err) => {
+            report("opening storage", &err);
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -215,7 +217,7 @@ fn serve(cli: &Cli) -> ExitCode {
                 return ExitCode::from(EXIT_RUNTIME);
             }
         };
-        let server = match Server::new(config, options, Box::new(MemoryStore)) {
+        let server = match Server::new(config, options, Box::new(store)) {
             Ok(server) => server,
             Err(err) => {
                 report("starting the exporter", &err);

@@ -131,7 +131,9 @@ pub fn spawn(
 }
 
 fn startup(shared: &Shared, store: &mut dyn Store) -> Result<(), StoreError> {
+    let started = Instant::now();
     let snapshot = store.load()?;
+    let restored = snapshot.checks.len();
     shared
         .metrics
         .restored_checks
@@ -149,6 +151,11 @@ fn startup(shared: &Shared, store: &mut dyn Store) -> Result<(), StoreError> {
     }
     apply_config(shared, store, shared.config())?;
     shared.set_ready();
+    tracing::info!(
+        restored_checks = restored,
+        seconds = started.elapsed().as_secs_f64(),
+        "stored state loaded; ready"
+    );
     Ok(())
 }
 

@@ -1,88 +1,13 @@
 //! The binary: flags, exit codes, signals (issue #2).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_deadman");
+use common::binary::{http, signal, start, wait, wait_ready, BIN};
 
 const CONFIG: &str = "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"15m\"\n";
-
-/// Starts `deadman` on a free port; returns the child and its address.
-/// The caller waits for the child (clippy cannot see that across functions).
-#[allow(clippy::zombie_processes)]
-fn start(
-    dir: &std::path::Path,
-    extra: &[&str],
-) -> (Child, String, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(["--web.listen-address", "127.0.0.1:0", "--storage.path"])
-        .arg(dir.join("data"))
-        .arg("--config.file")
-        .arg(dir.join("deadman.toml"))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("deadman starts");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-            // logfmt: address=127.0.0.1:N; json: "address":"127.0.0.1:N"
-            let rest = line
-                .split("address=")
-                .nth(1)
-                .or_else(|| line.split("\"address\":\"").nth(1));
-            if let Some(rest) = rest {
-                let address: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                    .collect();
-                return (child, address, rx);
-            }
-        }
-    }
-    let _ = child.kill();
-    panic!("deadman did not log its address");
-}
-
-fn http(address: &str, request: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream
-        .write_all(request.replace('\n', "\r\n").as_bytes())
-        .expect("send");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args(["-s", name, &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-fn wait(child: &mut Child) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("deadman did not exit");
-}
 
 #[test]
 fn version_names_version_and_revision() {
@@ -148,6 +73,7 @@ fn sigterm_is_a_clean_exit_0() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write");
     let (mut child, address, logs) = start(dir.path(), &[]);
+    wait_ready(&address);
     let response = http(
         &address,
         "GET /ping/orders HTTP/1.1\nHost: x\nConnection: close\n\n",

@@ -2,6 +2,8 @@
 //! an injected clock, and a tiny HTTP/1.1 client.
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod binary;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,11 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<Result<(), deadman::RunError>>>,
 }
 
+/// The durable store under `dir`.
+pub fn sqlite(dir: &Path) -> Box<dyn Store> {
+    Box::new(deadman::sqlite::SqliteStore::open(&dir.join("data")).expect("open store"))
+}
+
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("deadman.toml");
     std::fs::write(&path, text).expect("write config");
@@ -41,9 +48,15 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
 }
 
 impl TestServer {
-    /// Starts on an in-memory store.
+    /// Starts on the durable store in a temp dir.
     pub async fn start(config: &str) -> TestServer {
-        Self::start_with(config, |_| Box::new(deadman::store::MemoryStore)).await
+        Self::start_with(config, sqlite).await
+    }
+
+    /// Restarts on the same storage path and clock (after a clean stop).
+    pub async fn restart(self, config: &str) -> TestServer {
+        let (dir, clock) = self.stop().await;
+        Self::start_in(dir, config, clock, sqlite).await
     }
 
     /// Starts with a store made from the temp dir.
