@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::binary::{http, signal, start, wait, wait_ready, BIN};
+use common::binary::{http, run_once, signal, start, wait, wait_ready, BIN};
 
 const CONFIG: &str = "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"15m\"\n";
 
@@ -42,13 +42,7 @@ fn invalid_config_at_startup_exits_1_with_the_reason() {
         "[[check]]\nname = \"x\"\nevery = \"1m\"\n",
     )
     .expect("write");
-    let out = Command::new(BIN)
-        .args(["--web.listen-address", "127.0.0.1:0", "--config.file"])
-        .arg(dir.path().join("deadman.toml"))
-        .arg("--storage.path")
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("runs");
+    let out = run_once(dir.path(), "127.0.0.1:0");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -123,13 +117,7 @@ fn port_in_use_is_a_runtime_error_exit_2() {
     let address = taken.local_addr().expect("addr").to_string();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write");
-    let out = Command::new(BIN)
-        .args(["--web.listen-address", &address, "--config.file"])
-        .arg(dir.path().join("deadman.toml"))
-        .arg("--storage.path")
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("runs");
+    let out = run_once(dir.path(), &address);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -4,12 +4,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::binary::{http, metric, start, wait, wait_ready, BIN};
+use common::binary::{http, metric, run_once, start, wait, wait_ready};
 
 const CONFIG: &str = "[[check]]\nname = \"crash\"\nowner = \"ops\"\nevery = \"1h\"\n";
 const CLIENTS: usize = 16;
@@ -115,13 +114,7 @@ fn a_second_exporter_on_the_same_storage_path_is_refused() {
     std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write config");
     let (mut first, address, _logs) = start(dir.path(), &[]);
     wait_ready(&address);
-    let out = Command::new(BIN)
-        .args(["--web.listen-address", "127.0.0.1:0", "--config.file"])
-        .arg(dir.path().join("deadman.toml"))
-        .arg("--storage.path")
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("runs");
+    let out = run_once(dir.path(), "127.0.0.1:0");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -143,13 +136,7 @@ fn a_corrupt_database_is_refused_naming_the_file() {
     std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
     let db = dir.path().join("data/deadman.db");
     std::fs::write(&db, b"this is not a database, but it was once important").expect("write");
-    let out = Command::new(BIN)
-        .args(["--web.listen-address", "127.0.0.1:0", "--config.file"])
-        .arg(dir.path().join("deadman.toml"))
-        .arg("--storage.path")
-        .arg(dir.path().join("data"))
-        .output()
-        .expect("runs");
+    let out = run_once(dir.path(), "127.0.0.1:0");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

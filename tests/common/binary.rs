@@ -83,6 +83,18 @@ pub fn wait(child: &mut Child) -> Option<i32> {
     panic!("deadman did not exit");
 }
 
+/// Runs `deadman` on `dir/deadman.toml` and `dir/data` until it exits
+/// (for startups that must fail).
+pub fn run_once(dir: &std::path::Path, listen: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(["--web.listen-address", listen, "--config.file"])
+        .arg(dir.join("deadman.toml"))
+        .arg("--storage.path")
+        .arg(dir.join("data"))
+        .output()
+        .expect("deadman runs")
+}
+
 /// Polls `/-/ready` until it answers 200.
 pub fn wait_ready(address: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
