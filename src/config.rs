@@ -13,6 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::expect::{validate_expiries, validate_volume, Expiry, RawExpiry, RawVolume, Volume};
 use crate::schedule::{CronSchedule, Schedule};
 
 /// Label names deadman sets itself (or Prometheus attaches), so a check's
@@ -86,6 +87,18 @@ pub struct Check {
     pub token: Option<Token>,
     /// Static labels exported on `deadman_check_info`.
     pub labels: BTreeMap<String, String>,
+    /// The system data comes from, e.g. "Shopify" (for the inventory).
+    pub source: String,
+    /// The system data goes to, e.g. "Xero".
+    pub destination: String,
+    /// Which account or app owns the connection: who can reconnect it.
+    pub account: String,
+    /// Steps to recover, for whoever is paged.
+    pub recovery: String,
+    /// Expected records per window, if any.
+    pub volume: Option<Volume>,
+    /// Credentials, API versions, certificates, contracts that expire.
+    pub expiries: Vec<Expiry>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,6 +284,13 @@ struct RawCheck {
     token_env: Option<String>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+    source: Option<String>,
+    destination: Option<String>,
+    account: Option<String>,
+    recovery: Option<String>,
+    volume: Option<RawVolume>,
+    #[serde(default)]
+    expiry: Vec<RawExpiry>,
 }
 
 impl Config {
@@ -334,6 +354,27 @@ impl Config {
     /// The configured check with this name.
     pub fn check(&self, name: &str) -> Option<&Arc<Check>> {
         self.index.get(name).map(|&i| &self.checks[i])
+    }
+
+    /// What `check-config --strict` rejects: checks a new owner could not
+    /// act on, because they lack a description, a runbook or recovery steps.
+    pub fn documentation_gaps(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter_map(|check| {
+                let missing: Vec<&str> = [
+                    ("description", &check.description),
+                    ("runbook", &check.runbook),
+                    ("recovery", &check.recovery),
+                ]
+                .into_iter()
+                .filter(|(_, value)| value.trim().is_empty())
+                .map(|(key, _)| key)
+                .collect();
+                (!missing.is_empty())
+                    .then(|| format!("check {:?}: missing {}", check.name, missing.join(", ")))
+            })
+            .collect()
     }
 }
 
@@ -591,6 +632,13 @@ fn validate_check(
     for (label, value) in &raw.labels {
         validate_label(location, label, value)?;
     }
+    let volume = raw
+        .volume
+        .map(|v| validate_volume(v, timezone))
+        .transpose()
+        .map_err(|(field, message)| invalid(location, &field, message))?;
+    let expiries = validate_expiries(raw.expiry)
+        .map_err(|(field, message)| invalid(location, &field, message))?;
 
     Ok(Check {
         name,
@@ -608,6 +656,12 @@ fn validate_check(
         methods,
         token,
         labels: raw.labels,
+        source: raw.source.unwrap_or_default(),
+        destination: raw.destination.unwrap_or_default(),
+        account: raw.account.unwrap_or_default(),
+        recovery: raw.recovery.unwrap_or_default(),
+        volume,
+        expiries,
     })
 }
 

@@ -212,6 +212,29 @@ async fn handle_ping(
         }
     };
 
+    // Only declared expiries are accepted, so input can never create series.
+    if let Some((name, _)) = ping
+        .expiries
+        .iter()
+        .find(|(name, _)| !check.expiries.iter().any(|e| &e.name == name))
+    {
+        let declared: Vec<&str> = check.expiries.iter().map(|e| e.name.as_str()).collect();
+        let declared = if declared.is_empty() {
+            "none".to_string()
+        } else {
+            declared.join(", ")
+        };
+        return reject(
+            shared,
+            Rejection::BadRequest,
+            StatusCode::BAD_REQUEST,
+            format!(
+                "expires.{name} is not declared for check {:?}; declared expiries: {declared}",
+                check.name
+            ),
+        );
+    }
+
     let kind = ping.kind;
     let job = PingJob {
         check: check.name.clone(),

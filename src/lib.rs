@@ -8,13 +8,15 @@
 //!
 //! * [`config`] — the TOML file, raw → validated [`config::Config`].
 //! * [`schedule`] — `every` / cron + time zone → deadlines (pure).
+//! * [`expect`] — volume windows and expiries (pure).
 //! * [`ping`] — an HTTP request → a [`ping::Ping`] event (pure).
 //! * [`state`] — per-check state and how a ping changes it (pure).
 //! * [`store`] — the storage seam, with [`sqlite`] the durable store under it;
 //!   [`writer`] — the group-commit thread that
 //!   is the only writer of both store and state.
 //! * [`metrics`] — self-metrics and the scrape-time per-check collector.
-//! * [`http`] — routing and handlers; [`landing`] — the `/` page.
+//! * [`http`] — routing and handlers; [`landing`] — the `/` page;
+//!   [`docs`] — the `deadman docs` inventory.
 //! * [`server`] — accept loop, limits, graceful shutdown.
 //! * [`shared`] — the `Arc<Shared>` handle all of the above share.
 //!
@@ -23,6 +25,8 @@
 
 pub mod clock;
 pub mod config;
+pub mod docs;
+pub mod expect;
 pub mod http;
 pub mod landing;
 pub mod metrics;

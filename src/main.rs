@@ -58,7 +58,23 @@ enum Command {
     /// Run the exporter (the default).
     Serve,
     /// Validate the config file and exit: 0 if valid, 1 if not.
-    CheckConfig,
+    CheckConfig {
+        /// Also fail on checks without a description, runbook or recovery steps.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Write an inventory of every integration to standard output.
+    Docs {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: DocsFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DocsFormat {
+    Markdown,
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,7 +104,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::CheckConfig) => check_config(&cli.config_file),
+        Some(Command::CheckConfig { strict }) => check_config(&cli.config_file, strict),
+        Some(Command::Docs { format }) => docs(&cli, format),
         Some(Command::Serve) | None => {
             init_logging(cli.log_level, cli.log_format);
             serve(&cli)
@@ -96,8 +113,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(path: &Path) -> ExitCode {
+fn check_config(path: &Path, strict: bool) -> ExitCode {
     match Config::load(path) {
+        Ok(config) if strict && !config.documentation_gaps().is_empty() => {
+            for gap in config.documentation_gaps() {
+                eprintln!("FAILED: config file {}: {gap} (--strict)", path.display());
+            }
+            ExitCode::from(EXIT_CONFIG)
+        }
         Ok(config) => {
             let n = config.checks.len();
             println!("SUCCESS: {n} check{}", if n == 1 { "" } else { "s" });
@@ -108,6 +131,32 @@ fn check_config(path: &Path) -> ExitCode {
             ExitCode::from(EXIT_CONFIG)
         }
     }
+}
+
+fn docs(cli: &Cli, format: DocsFormat) -> ExitCode {
+    let config = match Config::load(&cli.config_file) {
+        Ok(config) => config,
+        Err(err) => {
+            report(&format!("config file {}", cli.config_file.display()), &err);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    // The current state is a bonus: without a readable store the inventory
+    // is still complete, it just says the state is unknown.
+    let states = match SqliteStore::read_snapshot(&cli.storage_path) {
+        Ok(snapshot) => Some(snapshot.checks.into_iter().collect()),
+        Err(err) => {
+            eprintln!("note: current state not included: {err}");
+            None
+        }
+    };
+    let now = deadman::clock::Clock::now(&SystemClock::new()).wall;
+    let text = match format {
+        DocsFormat::Markdown => deadman::docs::markdown(&config, states.as_ref(), now),
+        DocsFormat::Html => deadman::docs::html(&config, states.as_ref(), now),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
 }
 
 fn init_logging(level: LogLevel, format: LogFormat) {

@@ -257,6 +257,36 @@ const FAMILIES: &[(&str, &str, MetricType)] = &[
         "Failed runs by reason.",
         MetricType::COUNTER,
     ),
+    (
+        "deadman_check_window_records",
+        "Records counted in the current volume window.",
+        MetricType::GAUGE,
+    ),
+    (
+        "deadman_check_window_min_records",
+        "Records the window must reach by its due time.",
+        MetricType::GAUGE,
+    ),
+    (
+        "deadman_check_window_max_records",
+        "Records above which the window is suspicious.",
+        MetricType::GAUGE,
+    ),
+    (
+        "deadman_check_window_due_timestamp_seconds",
+        "When the window's minimum must have been met.",
+        MetricType::GAUGE,
+    ),
+    (
+        "deadman_expiry_timestamp_seconds",
+        "When a credential, API version, certificate or contract expires.",
+        MetricType::GAUGE,
+    ),
+    (
+        "deadman_expiry_warn_before_seconds",
+        "How long before an expiry to warn.",
+        MetricType::GAUGE,
+    ),
 ];
 
 impl CheckCollector {
@@ -315,6 +345,7 @@ impl Collector for CheckCollector {
         // Before the store is loaded there is no state to report; exporting
         // zeros would look like "never succeeded".
         if shared.is_ready() {
+            let now = shared.now().wall;
             let state = shared.state();
             for check in &config.checks {
                 let Some(entry) = state.checks.get(&check.name) else {
@@ -362,6 +393,30 @@ impl Collector for CheckCollector {
                     let mut labels = id();
                     labels.push(label("reason", reason.as_str()));
                     families[14].push(counter(labels, s.failures[reason.index()]));
+                }
+                if let Some(volume) = &check.volume {
+                    let view = volume.view(&entry.record_events, s.first_configured, now);
+                    families[15].push(gauge(id(), view.records as f64));
+                    families[16].push(gauge(id(), volume.min_records as f64));
+                    if let Some(max) = volume.max_records {
+                        families[17].push(gauge(id(), max as f64));
+                    }
+                    families[18].push(gauge(id(), view.due));
+                }
+                for expiry in &check.expiries {
+                    let labels = || {
+                        vec![
+                            label("check", &check.name),
+                            label("name", &expiry.name),
+                            label("kind", expiry.kind.as_str()),
+                        ]
+                    };
+                    // A reported value wins over the configured one; unknown
+                    // expiries are not exported (0 would read as "expired").
+                    if let Some(at) = s.expiries.get(&expiry.name).copied().or(expiry.at) {
+                        families[19].push(gauge(labels(), at));
+                    }
+                    families[20].push(gauge(labels(), expiry.warn_before.as_secs_f64()));
                 }
             }
         }

@@ -104,6 +104,10 @@ pub struct Ping {
     pub rid: Option<String>,
     /// Run message, at most [`MAX_MESSAGE_BYTES`].
     pub message: Option<String>,
+    /// Expiries the integration learned at run time (`expires.<name>=`
+    /// RFC 3339), as (name, Unix seconds). Names are checked against the
+    /// config by the handler, so input can never create series.
+    pub expiries: Vec<(String, f64)>,
 }
 
 /// Why a ping request was refused.
@@ -149,9 +153,10 @@ struct Params {
     rid: Option<String>,
     reason: Option<String>,
     message: Option<String>,
+    expiries: Vec<(String, f64)>,
 }
 
-const ACCEPTED_PARAMS: &str = "records, rid, reason, message, token";
+const ACCEPTED_PARAMS: &str = "records, rid, reason, message, token, expires.<name>";
 
 fn bad(why: impl Into<String>) -> PingError {
     PingError::BadRequest(why.into())
@@ -173,10 +178,28 @@ impl Params {
             }
             // Consumed by auth before parsing; never stored.
             "token" => Ok(()),
+            _ if key.starts_with("expires.") => self.add_expiry(&key["expires.".len()..], &value),
             other => Err(bad(format!(
                 "unknown parameter {other:?}; accepted parameters are {ACCEPTED_PARAMS}"
             ))),
         }
+    }
+}
+
+impl Params {
+    fn add_expiry(&mut self, name: &str, value: &str) -> Result<(), PingError> {
+        if self.expiries.iter().any(|(n, _)| n == name) {
+            return Err(bad(format!(
+                "expires.{name} is given more than once; send it once"
+            )));
+        }
+        let at = crate::expect::parse_rfc3339(value).ok_or_else(|| {
+            bad(format!(
+                "expires.{name} must be an RFC 3339 time such as 2027-01-15T00:00:00Z, not {value:?}"
+            ))
+        })?;
+        self.expiries.push((name.to_string(), at));
+        Ok(())
     }
 }
 
@@ -284,6 +307,7 @@ pub fn parse(req: &PingRequest<'_>) -> Result<Ping, PingError> {
         records: params.records,
         rid: params.rid,
         message: params.message.map(truncate_message),
+        expiries: params.expiries,
     })
 }
 
@@ -332,6 +356,24 @@ fn parse_json_body(body: &[u8], params: &mut Params) -> Result<(), PingError> {
                 params.set_text(&key, s)?
             }
             ("rid", serde_json::Value::Number(n)) => params.set_text("rid", n.to_string())?,
+            // {"expires": {"xero-refresh-token": "2027-01-15T00:00:00Z"}}
+            ("expires", serde_json::Value::Object(expiries)) => {
+                for (name, value) in expiries {
+                    match value {
+                        serde_json::Value::String(text) => params.add_expiry(&name, &text)?,
+                        other => {
+                            return Err(bad(format!(
+                            "expires.{name} has the wrong JSON type ({}); send an RFC 3339 string",
+                            json_type(&other)
+                        )))
+                        }
+                    }
+                }
+            }
+            // {"expires.xero-refresh-token": "2027-01-15T00:00:00Z"}
+            (key, serde_json::Value::String(text)) if key.starts_with("expires.") => {
+                params.add_expiry(&key["expires.".len()..], &text)?
+            }
             ("records" | "rid" | "reason" | "message", serde_json::Value::Null) => {}
             ("records" | "rid" | "reason" | "message", other) => {
                 return Err(bad(format!(
@@ -449,7 +491,8 @@ mod tests {
             ("", "reason=auth", "reason is only accepted on failure pings (/fail or a non-zero exit status)"),
             ("fail", "reason=bored", "reason \"bored\" is not one of auth, rate_limit, timeout, upstream, validation, other"),
             ("fail", "reason=exit_code", "reason \"exit_code\" is not one of auth, rate_limit, timeout, upstream, validation, other"),
-            ("", "recrods=5", "unknown parameter \"recrods\"; accepted parameters are records, rid, reason, message, token"),
+            ("", "recrods=5", "unknown parameter \"recrods\"; accepted parameters are records, rid, reason, message, token, expires.<name>"),
+            ("", "expires.tok=soon", "expires.tok must be an RFC 3339 time such as 2027-01-15T00:00:00Z, not \"soon\""),
         ];
         for (action, query, expected) in cases {
             assert_eq!(
@@ -504,6 +547,32 @@ mod tests {
             Err(PingError::BadRequest(
                 "records has the wrong JSON type (boolean)".into()
             ))
+        );
+    }
+
+    #[test]
+    fn expiries_from_query_and_json() {
+        let p = parse(&req(
+            "",
+            Some("expires.xero-refresh-token=2027-01-15T00:00:00Z"),
+        ))
+        .expect("parses");
+        assert_eq!(
+            p.expiries,
+            vec![("xero-refresh-token".to_string(), 1_799_971_200.0)]
+        );
+        let p = parse(&PingRequest {
+            content_type: Some("application/json"),
+            body: br#"{"expires": {"a": "2027-01-15T00:00:00Z"}, "expires.b": "2027-01-15T01:00:00+01:00"}"#,
+            ..Default::default()
+        })
+        .expect("parses");
+        assert_eq!(
+            p.expiries,
+            vec![
+                ("a".to_string(), 1_799_971_200.0),
+                ("b".to_string(), 1_799_971_200.0)
+            ]
         );
     }
 

@@ -53,8 +53,9 @@ impl CronSchedule {
     pub fn parse(expression: &str, timezone: Tz) -> Result<Self, String> {
         let fields = expression.split_whitespace().count();
         if fields != 5 && !expression.trim_start().starts_with('@') {
+            let noun = if fields == 1 { "field" } else { "fields" };
             return Err(format!(
-                "has {fields} fields; deadman takes the standard 5 \
+                "has {fields} {noun}; deadman takes the standard 5 \
                  (minute hour day-of-month month day-of-week)"
             ));
         }
@@ -100,6 +101,31 @@ impl CronSchedule {
             cursor = wall;
         }
         None
+    }
+}
+
+impl CronSchedule {
+    /// The last fire time at or before `at` (Unix seconds).
+    pub fn last_fire_at_or_before(&self, at: f64) -> Option<f64> {
+        let at_utc = utc_from_seconds(at)?;
+        // Start just after `at`'s minute so a fire at exactly `at` counts.
+        let mut cursor =
+            at_utc.with_timezone(&self.timezone).naive_local() + chrono::Duration::minutes(1);
+        // Bounded like next_fire_after; a gap can map a wall time past `at`.
+        for _ in 0..2880 {
+            let wall: NaiveDateTime = self.cron.find_previous_occurrence(&cursor, false).ok()?;
+            let seconds = resolve_wall_time(&self.timezone, wall)?.timestamp() as f64;
+            if seconds <= at {
+                return Some(seconds);
+            }
+            cursor = wall;
+        }
+        None
+    }
+
+    /// The expression in plain English, e.g. "At 09:00 on Monday through Friday".
+    pub fn describe(&self) -> String {
+        self.cron.describe().trim_end_matches('.').to_string()
     }
 }
 
@@ -328,6 +354,27 @@ mod tests {
             "never fires"
         );
         assert!(CronSchedule::parse("61 * * * *", Tz::UTC).is_err());
+    }
+
+    #[test]
+    fn last_fire_at_or_before() {
+        let c = cron("0 0 * * *", Tz::Europe__London);
+        let midnight = utc("2026-06-09T23:00:00Z"); // 00:00 BST
+        assert_eq!(c.last_fire_at_or_before(midnight), Some(midnight));
+        assert_eq!(c.last_fire_at_or_before(midnight + 3600.0), Some(midnight));
+        assert_eq!(
+            c.last_fire_at_or_before(midnight - 1.0),
+            Some(utc("2026-06-08T23:00:00Z"))
+        );
+        // Across the 2026-10-25 fall back: 25 hours in that day.
+        assert_eq!(
+            c.last_fire_at_or_before(utc("2026-10-25T23:30:00Z")),
+            Some(utc("2026-10-24T23:00:00Z"))
+        );
+        assert_eq!(
+            c.last_fire_at_or_before(utc("2026-10-26T00:30:00Z")),
+            Some(utc("2026-10-26T00:00:00Z"))
+        );
     }
 
     #[test]

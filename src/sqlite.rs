@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::ping::{FailReason, Kind};
 use crate::state::{CheckState, Run, RID_MIN_COUNT};
-use crate::store::{Batch, RidRow, Snapshot, Store, StoreError};
+use crate::store::{Batch, RecordEvent, RidRow, Snapshot, Store, StoreError};
 
 /// Marks the file as ours (`PRAGMA application_id`, "dead" in ASCII).
 const APPLICATION_ID: i64 = 0x6465_6164;
@@ -69,6 +69,19 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX history_by_check ON history (check_name, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    "#,
+    // 2: volume windows and expiries.
+    r#"
+    -- reported expiries as JSON {"name": unix seconds}
+    ALTER TABLE checks ADD COLUMN expiries TEXT NOT NULL DEFAULT '{}';
+    -- records reported by pings of checks with a volume expectation, kept
+    -- as long as the longest window needs them
+    CREATE TABLE record_events (
+        check_name TEXT NOT NULL,
+        at REAL NOT NULL,
+        records INTEGER NOT NULL
+    );
+    CREATE INDEX record_events_by_check ON record_events (check_name, at);
     "#,
 ];
 
@@ -158,6 +171,28 @@ impl SqliteStore {
         store.configure()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Reads the stored state without locking or writing, for tools such as
+    /// `deadman docs` that run beside a live exporter (WAL allows readers).
+    pub fn read_snapshot(dir: &Path) -> Result<Snapshot, StoreError> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError(format!("{} does not exist", path.display())));
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| sql_error("cannot open the database", &path, e))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| sql_error("reading the schema version", &path, e))?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(StoreError(format!(
+                "{} has schema version {version}; this deadman reads version {}",
+                path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        load_snapshot(&conn, &path)
     }
 
     fn err(&self, context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -300,6 +335,13 @@ fn runs_to_json(runs: &[Run]) -> String {
     serde_json::Value::Array(list).to_string()
 }
 
+fn expiries_to_json(expiries: &std::collections::BTreeMap<String, f64>) -> String {
+    if expiries.is_empty() {
+        return "{}".into();
+    }
+    serde_json::to_string(expiries).unwrap_or_else(|_| "{}".into())
+}
+
 fn runs_from_json(text: &str) -> Vec<Run> {
     if text == "[]" {
         return Vec::new();
@@ -318,82 +360,7 @@ fn runs_from_json(text: &str) -> Vec<Run> {
 
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
-        let mut snapshot = Snapshot::default();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT name, first_configured, removed_at, last_success, last_failure,
-                        last_failure_reason, last_start, last_duration,
-                        pings_success, pings_fail, pings_start, pings_log, records,
-                        failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
-                        failures_validation, failures_other, failures_exit_code, runs
-                 FROM checks",
-            )
-            .map_err(|e| sql_error("loading checks", &self.path, e))?;
-        let rows = stmt
-            .query_map([], |row| {
-                let reason: Option<String> = row.get(5)?;
-                let runs: String = row.get(20)?;
-                let mut pings = [0u64; 4];
-                for (i, slot) in pings.iter_mut().enumerate() {
-                    *slot = row.get::<_, i64>(8 + i)? as u64;
-                }
-                let mut failures = [0u64; 7];
-                for (i, slot) in failures.iter_mut().enumerate() {
-                    *slot = row.get::<_, i64>(13 + i)? as u64;
-                }
-                Ok((
-                    row.get::<_, String>(0)?,
-                    CheckState {
-                        first_configured: row.get(1)?,
-                        removed_at: row.get(2)?,
-                        last_success: row.get(3)?,
-                        last_failure: row.get(4)?,
-                        last_failure_reason: reason.as_deref().and_then(FailReason::parse),
-                        last_start: row.get(6)?,
-                        last_duration: row.get(7)?,
-                        runs: runs_from_json(&runs),
-                        pings,
-                        records: row.get::<_, i64>(12)? as u64,
-                        failures,
-                    },
-                ))
-            })
-            .map_err(|e| sql_error("loading checks", &self.path, e))?;
-        for row in rows {
-            snapshot
-                .checks
-                .push(row.map_err(|e| sql_error("loading checks", &self.path, e))?);
-        }
-        drop(stmt);
-
-        let mut stmt = self
-            .conn
-            .prepare("SELECT check_name, kind, rid, at FROM rids ORDER BY at")
-            .map_err(|e| sql_error("loading run ids", &self.path, e))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, f64>(3)?,
-                ))
-            })
-            .map_err(|e| sql_error("loading run ids", &self.path, e))?;
-        for row in rows {
-            let (check, kind, rid, at) =
-                row.map_err(|e| sql_error("loading run ids", &self.path, e))?;
-            if let Some(kind) = Kind::parse(&kind) {
-                snapshot.rids.push(RidRow {
-                    check,
-                    kind,
-                    rid,
-                    at,
-                });
-            }
-        }
-        Ok(snapshot)
+        load_snapshot(&self.conn, &self.path)
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
@@ -409,7 +376,7 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "INSERT OR REPLACE INTO checks VALUES
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                      ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                      ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
                 )
                 .map_err(fail("saving checks"))?;
             for (name, s) in &batch.states {
@@ -436,6 +403,7 @@ impl Store for SqliteStore {
                         s.failures[5] as i64,
                         s.failures[6] as i64,
                         runs_to_json(&s.runs),
+                        expiries_to_json(&s.expiries),
                     ])
                     .map_err(fail("saving checks"))?;
             }
@@ -444,6 +412,7 @@ impl Store for SqliteStore {
                     "DELETE FROM checks WHERE name = ?1",
                     "DELETE FROM rids WHERE check_name = ?1",
                     "DELETE FROM history WHERE check_name = ?1",
+                    "DELETE FROM record_events WHERE check_name = ?1",
                 ] {
                     tx.prepare_cached(sql)
                         .and_then(|mut stmt| stmt.execute([name]))
@@ -496,6 +465,18 @@ impl Store for SqliteStore {
                 trim.execute(params![check, batch.history_limit as i64])
                     .map_err(fail("trimming history"))?;
             }
+            let mut insert_event = tx
+                .prepare_cached("INSERT INTO record_events VALUES (?1, ?2, ?3)")
+                .map_err(fail("saving record counts"))?;
+            for e in &batch.record_events {
+                insert_event
+                    .execute(params![e.check, e.at, e.records as i64])
+                    .map_err(fail("saving record counts"))?;
+            }
+            if let Some(before) = batch.prune_record_events_before {
+                tx.execute("DELETE FROM record_events WHERE at < ?1", [before])
+                    .map_err(fail("pruning record counts"))?;
+            }
             if let Some(before) = batch.prune_rids_before {
                 prune_rids(&tx, before).map_err(fail("pruning run ids"))?;
                 // A write on every maintenance pass, so a store that failed
@@ -509,6 +490,104 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(fail("committing"))
     }
+}
+
+/// Reads every check, rid and record event.
+fn load_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError> {
+    let mut snapshot = Snapshot::default();
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, first_configured, removed_at, last_success, last_failure,
+                        last_failure_reason, last_start, last_duration,
+                        pings_success, pings_fail, pings_start, pings_log, records,
+                        failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
+                        failures_validation, failures_other, failures_exit_code, runs, expiries
+                 FROM checks",
+        )
+        .map_err(|e| sql_error("loading checks", path, e))?;
+    let rows = stmt
+        .query_map([], |row| {
+            let reason: Option<String> = row.get(5)?;
+            let runs: String = row.get(20)?;
+            let expiries: String = row.get(21)?;
+            let mut pings = [0u64; 4];
+            for (i, slot) in pings.iter_mut().enumerate() {
+                *slot = row.get::<_, i64>(8 + i)? as u64;
+            }
+            let mut failures = [0u64; 7];
+            for (i, slot) in failures.iter_mut().enumerate() {
+                *slot = row.get::<_, i64>(13 + i)? as u64;
+            }
+            Ok((
+                row.get::<_, String>(0)?,
+                CheckState {
+                    first_configured: row.get(1)?,
+                    removed_at: row.get(2)?,
+                    last_success: row.get(3)?,
+                    last_failure: row.get(4)?,
+                    last_failure_reason: reason.as_deref().and_then(FailReason::parse),
+                    last_start: row.get(6)?,
+                    last_duration: row.get(7)?,
+                    runs: runs_from_json(&runs),
+                    pings,
+                    records: row.get::<_, i64>(12)? as u64,
+                    failures,
+                    expiries: serde_json::from_str(&expiries).unwrap_or_default(),
+                },
+            ))
+        })
+        .map_err(|e| sql_error("loading checks", path, e))?;
+    for row in rows {
+        snapshot
+            .checks
+            .push(row.map_err(|e| sql_error("loading checks", path, e))?);
+    }
+    drop(stmt);
+
+    let mut stmt = conn
+        .prepare("SELECT check_name, kind, rid, at FROM rids ORDER BY at")
+        .map_err(|e| sql_error("loading run ids", path, e))?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, f64>(3)?,
+            ))
+        })
+        .map_err(|e| sql_error("loading run ids", path, e))?;
+    for row in rows {
+        let (check, kind, rid, at) = row.map_err(|e| sql_error("loading run ids", path, e))?;
+        if let Some(kind) = Kind::parse(&kind) {
+            snapshot.rids.push(RidRow {
+                check,
+                kind,
+                rid,
+                at,
+            });
+        }
+    }
+    drop(stmt);
+
+    let mut stmt = conn
+        .prepare("SELECT check_name, at, records FROM record_events ORDER BY at")
+        .map_err(|e| sql_error("loading record counts", path, e))?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok(RecordEvent {
+                check: row.get(0)?,
+                at: row.get(1)?,
+                records: row.get::<_, i64>(2)? as u64,
+            })
+        })
+        .map_err(|e| sql_error("loading record counts", path, e))?;
+    for row in rows {
+        snapshot
+            .record_events
+            .push(row.map_err(|e| sql_error("loading record counts", path, e))?);
+    }
+    Ok(snapshot)
 }
 
 /// Forgets rids older than `before`, except each check's newest
@@ -682,6 +761,35 @@ mod tests {
         drop(file);
         let err = SqliteStore::open(dir.path()).err().expect("refused");
         assert!(err.0.contains("looks truncated"), "{err}");
+    }
+
+    #[test]
+    fn version_1_database_is_migrated_keeping_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .expect("id");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO checks VALUES ('a', 1, NULL, 2, 0, NULL, 0, 0, 1, 0, 0, 0, 7,
+                 0, 0, 0, 0, 0, 0, 0, '[]')",
+                [],
+            )
+            .expect("v1 row");
+        }
+        let mut store = SqliteStore::open(dir.path()).expect("migrates");
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let snapshot = store.load().expect("load");
+        assert_eq!(snapshot.checks.len(), 1);
+        assert_eq!(snapshot.checks[0].1.records, 7);
+        assert!(snapshot.checks[0].1.expiries.is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Per-check state and how a ping changes it. Pure: time comes in as a
 //! [`Stamp`], so every transition is unit-tested without a clock.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use crate::clock::Stamp;
@@ -42,6 +42,9 @@ pub struct CheckState {
     pub records: u64,
     /// Failures by [`FailReason::index`].
     pub failures: [u64; 7],
+    /// Expiries reported by the integration (name → Unix seconds); they
+    /// override the configured `at`.
+    pub expiries: BTreeMap<String, f64>,
 }
 
 /// A started, unfinished run.
@@ -66,6 +69,9 @@ impl CheckState {
     /// Applies an accepted (non-duplicate) ping received at `at`.
     pub fn apply(&mut self, ping: &Ping, at: Stamp) {
         self.pings[ping.kind.index()] += 1;
+        for (name, expires) in &ping.expiries {
+            self.expiries.insert(name.clone(), *expires);
+        }
         match ping.kind {
             Kind::Success => {
                 // max(): pings are stamped on arrival and committed in
@@ -226,11 +232,15 @@ impl RecentRids {
     }
 }
 
-/// One check's state plus its idempotency memory.
+/// One check's state plus its idempotency memory and record counts.
 #[derive(Clone, Debug, Default)]
 pub struct Entry {
     pub state: CheckState,
     pub rids: RecentRids,
+    /// (time, records) of pings that reported records, oldest first, kept
+    /// for as long as the check's volume window needs them; empty for
+    /// checks without a volume expectation.
+    pub record_events: VecDeque<(f64, u64)>,
 }
 
 /// All known checks (configured ones, and removed ones still in retention).
@@ -311,6 +321,7 @@ mod tests {
             records,
             rid: rid.map(String::from),
             message: None,
+            expiries: Vec::new(),
         }
     }
 

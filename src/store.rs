@@ -27,6 +27,16 @@ pub struct Snapshot {
     pub checks: Vec<(String, CheckState)>,
     /// Recent run ids, oldest first.
     pub rids: Vec<RidRow>,
+    /// Records reported to checks with a volume expectation, oldest first.
+    pub record_events: Vec<RecordEvent>,
+}
+
+/// Records one ping reported, for exact volume windows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordEvent {
+    pub check: String,
+    pub at: f64,
+    pub records: u64,
 }
 
 /// One remembered run id.
@@ -70,6 +80,10 @@ pub struct Batch {
     /// Maintenance: forget rids older than this, except each check's newest
     /// [`crate::state::RID_MIN_COUNT`].
     pub prune_rids_before: Option<f64>,
+    /// Records reported in this batch by checks with a volume expectation.
+    pub record_events: Vec<RecordEvent>,
+    /// Maintenance: forget record events older than this.
+    pub prune_record_events_before: Option<f64>,
 }
 
 impl Batch {
@@ -79,6 +93,8 @@ impl Batch {
             && self.rids.is_empty()
             && self.history.is_empty()
             && self.prune_rids_before.is_none()
+            && self.record_events.is_empty()
+            && self.prune_record_events_before.is_none()
     }
 }
 

@@ -18,10 +18,11 @@ use tokio::sync::oneshot;
 
 use crate::clock::Stamp;
 use crate::config::Config;
+use crate::expect::{prune_events, MAX_WINDOW};
 use crate::ping::{Kind, Ping};
 use crate::shared::Shared;
 use crate::state::{CheckState, RID_MIN_AGE};
-use crate::store::{Batch, HistoryRow, RidRow, Store, StoreError};
+use crate::store::{Batch, HistoryRow, RecordEvent, RidRow, Store, StoreError};
 
 /// Most requests folded into one transaction; bounds commit latency.
 const MAX_BATCH: usize = 4096;
@@ -148,6 +149,11 @@ fn startup(shared: &Shared, store: &mut dyn Store) -> Result<(), StoreError> {
                 entry.rids.insert(row.kind, &row.rid, row.at);
             }
         }
+        for event in snapshot.record_events {
+            if let Some(entry) = state.checks.get_mut(&event.check) {
+                entry.record_events.push_back((event.at, event.records));
+            }
+        }
     }
     apply_config(shared, store, shared.config())?;
     shared.set_ready();
@@ -247,6 +253,15 @@ fn commit_pings(
                     entry.map_or_else(|| CheckState::new(job.at.wall), |e| e.state.clone())
                 })
                 .apply(&job.ping, job.at);
+            let counts_volume = matches!(job.ping.kind, Kind::Success | Kind::Fail)
+                && config.check(check).is_some_and(|c| c.volume.is_some());
+            if let (true, Some(records)) = (counts_volume, job.ping.records) {
+                batch.record_events.push(RecordEvent {
+                    check: job.check.clone(),
+                    at: job.at.wall,
+                    records,
+                });
+            }
             batch.history.push(history_row(job));
             outcomes.push(Outcome::Accepted);
         }
@@ -328,7 +343,17 @@ fn commit(
 
 /// Makes a committed batch visible to scrapes and later pings.
 fn publish(shared: &Shared, batch: &Batch) {
+    let config = shared.config();
+    let now = shared.now().wall;
     let mut state = shared.state_mut();
+    for event in &batch.record_events {
+        if let Some(entry) = state.checks.get_mut(&event.check) {
+            entry.record_events.push_back((event.at, event.records));
+            if let Some(volume) = config.check(&event.check).and_then(|c| c.volume.as_ref()) {
+                prune_events(&mut entry.record_events, volume.horizon(now));
+            }
+        }
+    }
     for (name, check_state) in &batch.states {
         state.checks.entry(name.clone()).or_default().state = check_state.clone();
     }
@@ -377,10 +402,19 @@ fn maintenance(shared: &Shared, store: &mut dyn Store) {
         purged: reconcile.purged.clone(),
         history_limit: config.storage.history,
         prune_rids_before: Some(now - RID_MIN_AGE),
+        // No window is longer than MAX_WINDOW; memory prunes per check.
+        prune_record_events_before: Some(now - MAX_WINDOW.as_secs_f64()),
         ..Batch::default()
     };
     if commit(shared, store, &batch, 0).is_ok() {
-        shared.state_mut().apply_reconcile(&reconcile);
+        let mut state = shared.state_mut();
+        state.apply_reconcile(&reconcile);
+        for (name, entry) in state.checks.iter_mut() {
+            match config.check(name).and_then(|c| c.volume.as_ref()) {
+                Some(volume) => prune_events(&mut entry.record_events, volume.horizon(now)),
+                None => entry.record_events.clear(),
+            }
+        }
     }
 }
 

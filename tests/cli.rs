@@ -129,3 +129,90 @@ fn port_in_use_is_a_runtime_error_exit_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_config_strict_fails_on_undocumented_checks() {
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "check-config",
+            "--strict",
+            "--config.file",
+            "examples/deadman.toml",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "FAILED: config file examples/deadman.toml: check \"hubspot-contacts-to-salesforce\": \
+         missing runbook, recovery (--strict)\n"
+    );
+}
+
+#[test]
+fn docs_write_the_inventory_with_current_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/deadman.toml"
+    ))
+    .expect("example config");
+    std::fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/secrets/stripe-quickbooks-token"
+        ),
+        dir.path().join("secrets/stripe-quickbooks-token"),
+    )
+    .expect("copy secret");
+    std::fs::write(dir.path().join("deadman.toml"), config).expect("write");
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    let ok = http(
+        &address,
+        "POST /ping/shopify-orders-to-xero?records=5 HTTP/1.1\nHost: x\nConnection: close\nContent-Length: 0\n\n",
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+
+    // While the exporter runs (it holds the lock), docs read the store.
+    let docs = |format: &str| {
+        let out = Command::new(BIN)
+            .arg("docs")
+            .args(["--format", format, "--config.file"])
+            .arg(dir.path().join("deadman.toml"))
+            .arg("--storage.path")
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let md = docs("markdown");
+    for expected in [
+        "# Integration inventory",
+        "| [shopify-orders-to-xero](#shopify-orders-to-xero) | Shopify → Xero | finance-ops@acme.example | every 15 minutes, 10 minutes grace | up |",
+        "- **Account:** Xero app 'Shopify sync' (finance-ops@acme.example)",
+        "- **Schedule:** At 09:00, on Monday, Tuesday, Wednesday, Thursday, and Friday (Europe/London), 15 minutes grace",
+        "- **Volume:** at least 200 and at most 5000 records per period starting At 00:00 (UTC), reached by: At 09:00",
+        "- **Expiry:** xero-refresh-token (credential): expires 2027-01-15T00:00:00Z",
+        "warn 14 days before",
+        "### Recovery\n\n1. Check the Zap's task history",
+        "- **State now:** up",
+        "- **Runbook:** https://wiki.acme.example/runbooks/shopify-xero",
+    ] {
+        assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
+    }
+    let html = docs("html");
+    assert!(html.contains("<h2 id=\"shopify-orders-to-xero\">shopify-orders-to-xero</h2>"));
+    assert!(html.contains("<a href=\"https://wiki.acme.example/runbooks/shopify-xero\">"));
+    assert!(html.contains("Xero app &#39;Shopify sync&#39;"));
+    signal(&child, "TERM");
+    assert_eq!(wait(&mut child), Some(0));
+}

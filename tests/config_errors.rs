@@ -90,7 +90,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-key.toml",
-        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, methods, token, token_file, token_env, labels",
+        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry",
     ),
     (
         "invalid-unknown-section.toml",
@@ -107,6 +107,26 @@ const CASES: &[(&str, &str)] = &[
     (
         "invalid-wrong-type.toml",
         "check \"orders\" (line 1): grace: invalid type: integer `300`, expected a string",
+    ),
+    (
+        "invalid-volume-both-windows.toml",
+        "check \"orders\" (line 1): volume.window: set either a rolling \"window\" or a calendar \"since\", not both",
+    ),
+    (
+        "invalid-volume-max-below-min.toml",
+        "check \"orders\" (line 1): volume.max_records: 100 is below min_records (200)",
+    ),
+    (
+        "invalid-volume-bad-due.toml",
+        "check \"orders\" (line 1): volume.due: \"9am\" is not a valid cron expression: has 1 field; deadman takes the standard 5 (minute hour day-of-month month day-of-week)",
+    ),
+    (
+        "invalid-expiry-bad-kind.toml",
+        "check \"orders\" (line 1): expiry[0].kind: \"password\" is not one of credential, api_version, certificate, contract",
+    ),
+    (
+        "invalid-expiry-bad-time.toml",
+        "check \"orders\" (line 1): expiry[0].at: \"15/01/2027\" is not an RFC 3339 time such as \"2027-01-15T00:00:00Z\"",
     ),
 ];
 

@@ -1,0 +1,252 @@
+//! `deadman docs`: the integration inventory a new owner reads on day one —
+//! what connects to what, who owns it, when it runs, what it should move,
+//! what expires, how to recover, and (when the store is readable) how it is
+//! doing now.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::config::{Check, Config};
+use crate::expect::Window;
+use crate::landing::{escape_html, format_timestamp};
+use crate::schedule::Schedule;
+use crate::state::CheckState;
+
+/// "1 hour 30 minutes", "14 days", "45 seconds".
+pub fn plain_duration(d: Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return "no".into();
+    }
+    let mut parts = Vec::new();
+    for (unit, size) in [
+        ("day", 86_400),
+        ("hour", 3600),
+        ("minute", 60),
+        ("second", 1),
+    ] {
+        let n = secs / size;
+        if n > 0 {
+            parts.push(format!("{n} {unit}{}", if n == 1 { "" } else { "s" }));
+            secs %= size;
+        }
+    }
+    parts.join(" ")
+}
+
+/// "every 15 minutes, 10 minutes grace" or
+/// "At 09:00 on Monday through Friday (Europe/London), 15 minutes grace".
+pub fn plain_schedule(check: &Check) -> String {
+    let when = match &check.schedule {
+        Schedule::Every(period) => format!("every {}", plain_duration(*period)),
+        Schedule::Cron(cron) => format!("{} ({})", cron.describe(), cron.timezone),
+    };
+    format!("{when}, {} grace", plain_duration(check.grace))
+}
+
+fn plain_volume(check: &Check) -> Option<String> {
+    let volume = check.volume.as_ref()?;
+    let amount = match (volume.min_records, volume.max_records) {
+        (0, Some(max)) => format!("at most {max} records"),
+        (min, Some(max)) => format!("at least {min} and at most {max} records"),
+        (min, None) => format!("at least {min} records"),
+    };
+    Some(match &volume.window {
+        Window::Rolling(length) => format!("{amount} in any {}", plain_duration(*length)),
+        Window::Calendar { since, due } => {
+            let due = due
+                .as_ref()
+                .map(|d| format!(", reached by: {}", d.describe()))
+                .unwrap_or_default();
+            format!(
+                "{amount} per period starting {} ({}){due}",
+                since.describe(),
+                since.timezone
+            )
+        }
+    })
+}
+
+fn plain_expiries(check: &Check, state: Option<&CheckState>, now: f64) -> Vec<String> {
+    check
+        .expiries
+        .iter()
+        .map(|e| {
+            let at = state
+                .and_then(|s| s.expiries.get(&e.name).copied())
+                .or(e.at);
+            let when = match at {
+                None => "expiry not known until the integration reports it".to_string(),
+                Some(at) if at <= now => format!("EXPIRED {}", format_timestamp(at)),
+                Some(at) => format!(
+                    "expires {} (in {})",
+                    format_timestamp(at),
+                    plain_duration(Duration::from_secs((at - now) as u64))
+                ),
+            };
+            format!(
+                "{} ({}): {when}; warn {} before",
+                e.name,
+                e.kind.as_str(),
+                plain_duration(e.warn_before)
+            )
+        })
+        .collect()
+}
+
+/// One check's facts as (label, value) rows, shared by both formats.
+fn rows(check: &Check, state: Option<&CheckState>, now: f64) -> Vec<(&'static str, String)> {
+    let or_unset = |s: &str| {
+        if s.trim().is_empty() {
+            "(not set)".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut rows = vec![
+        (
+            "Connects",
+            format!(
+                "{} → {}",
+                or_unset(&check.source),
+                or_unset(&check.destination)
+            ),
+        ),
+        ("Account", or_unset(&check.account)),
+        ("Owner", check.owner.clone()),
+        ("Team", or_unset(&check.team)),
+        ("Severity", check.severity.as_str().to_string()),
+        ("Schedule", plain_schedule(check)),
+    ];
+    if let Some(max_runtime) = check.max_runtime {
+        rows.push(("Max runtime", plain_duration(max_runtime)));
+    }
+    if let Some(volume) = plain_volume(check) {
+        rows.push(("Volume", volume));
+    }
+    for expiry in plain_expiries(check, state, now) {
+        rows.push(("Expiry", expiry));
+    }
+    rows.push(("Runbook", or_unset(&check.runbook)));
+    rows.push(("Ping URL", format!("/ping/{}", check.name)));
+    if let Some(s) = state {
+        let deadline = check.schedule.deadline(s.deadline_base(), check.grace);
+        rows.push(("State now", s.status(deadline, now).as_str().to_string()));
+        rows.push(("Last success", format_timestamp(s.last_success)));
+        rows.push(("Deadline", format_timestamp(deadline)));
+    }
+    rows
+}
+
+/// The inventory as Markdown. `states` is `None` when the store could not be read.
+pub fn markdown(config: &Config, states: Option<&HashMap<String, CheckState>>, now: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Integration inventory\n");
+    let _ = writeln!(
+        out,
+        "{} integrations, generated {}{}.\n",
+        config.checks.len(),
+        format_timestamp(now),
+        if states.is_some() {
+            ""
+        } else {
+            " (current state unavailable: storage not readable)"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| Check | Connects | Owner | Schedule | State |\n| --- | --- | --- | --- | --- |"
+    );
+    for check in &config.checks {
+        let state = states.and_then(|s| s.get(&check.name));
+        let status = state
+            .map(|s| {
+                let deadline = check.schedule.deadline(s.deadline_base(), check.grace);
+                s.status(deadline, now).as_str()
+            })
+            .unwrap_or("unknown");
+        let _ = writeln!(
+            out,
+            "| [{0}](#{0}) | {1} → {2} | {3} | {4} | {status} |",
+            check.name,
+            check.source,
+            check.destination,
+            check.owner,
+            plain_schedule(check)
+        );
+    }
+    for check in &config.checks {
+        let state = states.and_then(|s| s.get(&check.name));
+        let _ = writeln!(out, "\n## {}\n", check.name);
+        if !check.description.is_empty() {
+            let _ = writeln!(out, "{}\n", check.description);
+        }
+        for (label, value) in rows(check, state, now) {
+            let _ = writeln!(out, "- **{label}:** {value}");
+        }
+        if !check.recovery.trim().is_empty() {
+            let _ = writeln!(out, "\n### Recovery\n\n{}", check.recovery.trim_end());
+        }
+    }
+    out
+}
+
+/// The inventory as a standalone HTML page.
+pub fn html(config: &Config, states: Option<&HashMap<String, CheckState>>, now: f64) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Integration inventory</title><style>body{font-family:sans-serif;margin:2em;max-width:60em}\
+         th{text-align:left;padding-right:1em;vertical-align:top}pre{background:#f4f4f4;padding:.5em}</style>\
+         </head><body>\n<h1>Integration inventory</h1>\n",
+    );
+    let _ = writeln!(
+        out,
+        "<p>{} integrations, generated {}.</p>",
+        config.checks.len(),
+        format_timestamp(now)
+    );
+    for check in &config.checks {
+        let state = states.and_then(|s| s.get(&check.name));
+        let _ = writeln!(
+            out,
+            "<h2 id=\"{0}\">{0}</h2>\n<p>{1}</p>\n<table>",
+            escape_html(&check.name),
+            escape_html(&check.description)
+        );
+        for (label, value) in rows(check, state, now) {
+            let value = if label == "Runbook" && check.runbook.starts_with("http") {
+                format!("<a href=\"{0}\">{0}</a>", escape_html(&value))
+            } else {
+                escape_html(&value)
+            };
+            let _ = writeln!(out, "<tr><th>{label}</th><td>{value}</td></tr>");
+        }
+        out.push_str("</table>\n");
+        if !check.recovery.trim().is_empty() {
+            let _ = writeln!(
+                out,
+                "<h3>Recovery</h3>\n<pre>{}</pre>",
+                escape_html(check.recovery.trim_end())
+            );
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(plain_duration(Duration::from_secs(900)), "15 minutes");
+        assert_eq!(
+            plain_duration(Duration::from_secs(5400)),
+            "1 hour 30 minutes"
+        );
+        assert_eq!(plain_duration(Duration::from_secs(14 * 86_400)), "14 days");
+        assert_eq!(plain_duration(Duration::ZERO), "no");
+    }
+}
