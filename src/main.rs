@@ -133,13 +133,18 @@ fn check_config(path: &Path, strict: bool) -> ExitCode {
     }
 }
 
+/// Loads the config, reporting a failure as a config error.
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|err| {
+        report(&format!("config file {}", path.display()), &err);
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 fn docs(cli: &Cli, format: DocsFormat) -> ExitCode {
-    let config = match Config::load(&cli.config_file) {
+    let config = match load_config(&cli.config_file) {
         Ok(config) => config,
-        Err(err) => {
-            report(&format!("config file {}", cli.config_file.display()), &err);
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     // The current state is a bonus: without a readable store the inventory
     // is still complete, it just says the state is unknown.
@@ -226,12 +231,9 @@ fn serve(cli: &Cli) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     }
-    let config = match Config::load(&cli.config_file) {
+    let config = match load_config(&cli.config_file) {
         Ok(config) => config,
-        Err(err) => {
-            report(&format!("config file {}", cli.config_file.display()), &err);
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     // Locked and checked before listening: a second exporter on the same
     // path, or a corrupt file, stops startup with a clear message.
