@@ -347,7 +347,9 @@ impl Collector for CheckCollector {
         if shared.is_ready() {
             let now = shared.now().wall;
             let state = shared.state();
-            for check in &config.checks {
+            // In name order: the registry sorts each family by label values,
+            // and already-sorted input makes that sort linear.
+            for check in config.checks_by_name() {
                 let Some(entry) = state.checks.get(&check.name) else {
                     continue;
                 };

@@ -36,6 +36,8 @@ pub struct Config {
     pub checks: Vec<Arc<Check>>,
     /// Name → position in `checks`, for O(1) lookup on every ping.
     index: HashMap<String, usize>,
+    /// Positions in `checks` in name order, for scrapes.
+    by_name: Vec<usize>,
     /// How much history is kept, and for how long removed checks are kept.
     pub storage: StorageSettings,
 }
@@ -334,11 +336,19 @@ impl Config {
             index.insert(check.name.clone(), checks.len());
             checks.push(Arc::new(check));
         }
+        let mut by_name: Vec<usize> = (0..checks.len()).collect();
+        by_name.sort_by(|&a, &b| checks[a].name.cmp(&checks[b].name));
         Ok(Config {
             checks,
             index,
+            by_name,
             storage,
         })
+    }
+
+    /// Checks in name order.
+    pub fn checks_by_name(&self) -> impl Iterator<Item = &Arc<Check>> {
+        self.by_name.iter().map(|&i| &self.checks[i])
     }
 
     /// The configured check with this name.
