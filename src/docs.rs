@@ -54,17 +54,12 @@ fn plain_volume(check: &Check) -> Option<String> {
     };
     Some(match &volume.window {
         Window::Rolling(length) => format!("{amount} in any {}", plain_duration(*length)),
-        Window::Calendar { since, due } => {
-            let due = due
-                .as_ref()
-                .map(|d| format!(", reached by: {}", d.describe()))
-                .unwrap_or_default();
-            format!(
-                "{amount} per period starting {} ({}){due}",
-                since.describe(),
-                since.timezone
-            )
-        }
+        Window::Calendar { since, due } => format!(
+            "{amount} per period starting {} ({}), reached by: {}",
+            since.describe(),
+            since.timezone,
+            due.describe()
+        ),
     })
 }
 

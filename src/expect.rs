@@ -52,10 +52,10 @@ pub enum Window {
     /// The last `Duration`, sliding.
     Rolling(Duration),
     /// From each fire of `since` (in the check's time zone) to the next;
-    /// the minimum must be met by the period's `due` (else its end).
+    /// the minimum must be met by the period's first fire of `due`.
     Calendar {
         since: Box<CronSchedule>,
-        due: Option<Box<CronSchedule>>,
+        due: Box<CronSchedule>,
     },
 }
 
@@ -91,10 +91,7 @@ impl Volume {
                 let start = since
                     .last_fire_at_or_before(now)
                     .unwrap_or(f64::NEG_INFINITY);
-                let due_after = |period_start: f64| match due {
-                    Some(due) => due.next_fire_after(period_start),
-                    None => since.next_fire_after(period_start),
-                };
+                let due_after = |period_start: f64| due.next_fire_after(period_start);
                 let mut due_at = due_after(start);
                 // A period that began before the check existed was not fully
                 // observed: expect the minimum only from the next one.
@@ -264,10 +261,22 @@ pub fn validate_volume(raw: RawVolume, tz: Tz) -> Result<Volume, Invalid> {
             }
             Window::Rolling(length)
         }
-        (None, Some(since)) => Window::Calendar {
-            since: cron("volume.since", &since, tz)?,
-            due: raw.due.map(|d| cron("volume.due", &d, tz)).transpose()?,
-        },
+        (None, Some(since)) => {
+            // Without a due, the shortfall would only be known at the very
+            // moment the window restarts, when there is nothing left to
+            // alert on; a rolling window is the way to say "N per week".
+            let Some(due) = raw.due else {
+                return Err(invalid(
+                    "volume.due",
+                    "missing; a calendar window needs the time its minimum is due, e.g. \
+                     due = \"0 9 * * *\" (or use a rolling \"window\" instead of \"since\")",
+                ));
+            };
+            Window::Calendar {
+                since: cron("volume.since", &since, tz)?,
+                due: cron("volume.due", &due, tz)?,
+            }
+        }
     };
     Ok(Volume {
         min_records: min.unwrap_or(0),
@@ -347,6 +356,7 @@ mod tests {
     }
 
     fn calendar(since: &str, due: Option<&str>, tz: Tz) -> Volume {
+        // `due` is an Option so tests can also show it is required.
         validate_volume(
             RawVolume {
                 min_records: Some(200),
@@ -396,11 +406,11 @@ mod tests {
     }
 
     #[test]
-    fn calendar_without_due_is_due_at_period_end() {
-        let v = calendar("0 0 * * 1", None, Tz::UTC); // weekly from Monday
+    fn weekly_calendar_window_is_due_mid_period() {
+        let v = calendar("0 0 * * 1", Some("0 12 * * 5"), Tz::UTC); // Monday to Friday noon
         let view = v.view(&VecDeque::new(), 0.0, utc("2026-06-10T11:00:00Z")); // a Wednesday
         assert_eq!(view.start, utc("2026-06-08T00:00:00Z"));
-        assert_eq!(view.due, utc("2026-06-15T00:00:00Z"));
+        assert_eq!(view.due, utc("2026-06-12T12:00:00Z"));
     }
 
     #[test]
@@ -443,6 +453,12 @@ mod tests {
             validate_volume(raw(Some(5), None, Some("1h"), Some("0 0 * * *")), Tz::UTC).is_err()
         );
         assert!(validate_volume(raw(Some(5), None, Some("90d"), None), Tz::UTC).is_err());
+        assert_eq!(
+            validate_volume(raw(Some(5), None, None, Some("0 0 * * *")), Tz::UTC)
+                .map(|_| ())
+                .map_err(|(field, _)| field),
+            Err("volume.due".to_string())
+        );
         let expiry = |name: &str, kind: &str, at: &str| RawExpiry {
             name: Some(name.into()),
             kind: Some(kind.into()),
