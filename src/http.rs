@@ -20,6 +20,9 @@ use crate::writer::{Outcome, PingJob};
 
 pub type HttpResponse = Response<Full<Bytes>>;
 
+/// How long a ping's body may take to arrive after its headers.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `Content-Type` of the Prometheus text exposition format 0.0.4.
 pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -169,13 +172,28 @@ async fn handle_ping(
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return too_large(shared);
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => return too_large(shared),
-        Err(err) => {
+    // The header timeout does not cover the body: bound it too, so a client
+    // trickling a body cannot hold a connection forever.
+    let collected = tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+    )
+    .await;
+    let body = match collected {
+        Err(_) => {
+            return reject(
+                shared,
+                Rejection::BadRequest,
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} seconds",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => return too_large(shared),
+        Ok(Err(err)) => {
             return reject(
                 shared,
                 Rejection::BadRequest,

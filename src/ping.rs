@@ -178,6 +178,8 @@ impl Params {
             }
             // Consumed by auth before parsing; never stored.
             "token" => Ok(()),
+            // A stray "&" (as in "?records=5&") is not a parameter.
+            "" => Ok(()),
             _ if key.starts_with("expires.") => self.add_expiry(&key["expires.".len()..], &value),
             other => Err(bad(format!(
                 "unknown parameter {other:?}; accepted parameters are {ACCEPTED_PARAMS}"
