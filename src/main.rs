@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::prelude::*;
 
 use deadman::clock::SystemClock;
@@ -275,8 +276,23 @@ fn serve(cli: &Cli) -> ExitCode {
                 return ExitCode::from(EXIT_RUNTIME);
             }
         };
+        // Handlers are installed before "started" is logged: a signal that
+        // arrives before its handler would take the default action, which
+        // for SIGHUP is to terminate the exporter.
+        let signals = match Signals::install() {
+            Ok(signals) => signals,
+            Err(err) => {
+                report("installing signal handlers", &err);
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        };
+        let Signals {
+            hangup,
+            terminate,
+            interrupt,
+        } = signals;
         let shared = server.shared();
-        tokio::spawn(async move { reload_on_sighup(shared).await });
+        tokio::spawn(async move { reload_on_sighup(shared, hangup).await });
         // With port 0 the kernel picks; log what was actually bound.
         let address = listener.local_addr().unwrap_or(address);
         tracing::info!(
@@ -286,7 +302,7 @@ fn serve(cli: &Cli) -> ExitCode {
             checks,
             "deadman started"
         );
-        match deadman::run(listener, server, shutdown_signal()).await {
+        match deadman::run(listener, server, shutdown_signal(terminate, interrupt)).await {
             Ok(()) => {
                 tracing::info!("deadman stopped");
                 ExitCode::SUCCESS
@@ -299,12 +315,24 @@ fn serve(cli: &Cli) -> ExitCode {
     })
 }
 
-async fn reload_on_sighup(shared: Arc<deadman::shared::Shared>) {
-    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
-        tracing::warn!("cannot listen for SIGHUP; use POST /-/reload");
-        return;
-    };
+/// The signal streams, registered up front.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
+async fn reload_on_sighup(shared: Arc<deadman::shared::Shared>, mut hangups: Signal) {
     while hangups.recv().await.is_some() {
         // Errors are logged and exported by reload itself.
         let _ = deadman::reload(&shared).await;
@@ -312,18 +340,10 @@ async fn reload_on_sighup(shared: Arc<deadman::shared::Shared>) {
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+async fn shutdown_signal(mut terminate: Signal, mut interrupt: Signal) {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
     }
     tracing::info!("shutdown requested; finishing requests in flight");
 }

@@ -83,6 +83,9 @@ fn sigterm_is_a_clean_exit_0() {
     assert!(!rest.iter().any(|l| l.contains("level=error")), "{rest:?}");
 }
 
+/// Also a regression test (#2): the SIGHUP is sent right after the
+/// "started" line, and once arrived before the handler was installed,
+/// which killed the exporter (SIGHUP's default action).
 #[test]
 fn sighup_reloads_the_config() {
     let dir = tempfile::tempdir().expect("tempdir");
