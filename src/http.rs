@@ -337,8 +337,7 @@ async fn handle_metrics(shared: &Arc<Shared>, req: &Request<Incoming>) -> HttpRe
         });
     // Rendering thousands of checks is CPU work; keep it off the reactor.
     let shared = Arc::clone(shared);
-    let rendered =
-        tokio::task::spawn_blocking(move || metrics::render(&shared.metrics.registry, gzip)).await;
+    let rendered = tokio::task::spawn_blocking(move || metrics::render(&shared, gzip)).await;
     match rendered {
         Ok(Ok(exposition)) => {
             let mut response = Response::new(Full::new(Bytes::from(exposition.body)));

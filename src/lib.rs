@@ -14,7 +14,8 @@
 //! * [`store`] — the storage seam, with [`sqlite`] the durable store under it;
 //!   [`writer`] — the group-commit thread that
 //!   is the only writer of both store and state.
-//! * [`metrics`] — self-metrics and the scrape-time per-check collector.
+//! * [`metrics`] — self-metrics and scrape rendering; [`exposition`] — the
+//!   per-check families, written at scrape time from config and state.
 //! * [`http`] — routing and handlers; [`landing`] — the `/` page;
 //!   [`docs`] — the `deadman docs` inventory.
 //! * [`server`] — accept loop, limits, graceful shutdown.
@@ -27,6 +28,7 @@ pub mod clock;
 pub mod config;
 pub mod docs;
 pub mod expect;
+pub mod exposition;
 pub mod http;
 pub mod landing;
 pub mod metrics;
@@ -49,7 +51,6 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::metrics::CheckCollector;
 use crate::shared::Shared;
 use crate::store::{Store, StoreError};
 
@@ -90,11 +91,6 @@ impl Server {
             options.clock,
             writer,
         ));
-        shared
-            .metrics
-            .registry
-            .register(Box::new(CheckCollector::new(Arc::downgrade(&shared))))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
         shared.metrics.reload_successful.set(1);
         shared
             .metrics

@@ -1,20 +1,16 @@
-//! Metrics: exporter self-metrics in a registry, plus a [`Collector`] that
-//! builds every per-check family from config and state at scrape time, so a
-//! check removed by a reload disappears from the very next scrape and no
-//! input can ever create a series for an unconfigured check.
+//! Metrics: the exporter's own metrics in a registry (with the standard
+//! process collector), and [`render`], which writes them followed by the
+//! per-check families that [`crate::exposition`] builds at scrape time.
 
 use std::io::Write;
-use std::sync::Weak;
 
 use flate2::write::GzEncoder;
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
 
-use crate::ping::{FailReason, Kind};
 use crate::shared::Shared;
 
 /// Why a ping request was refused; the `reason` label of
@@ -172,285 +168,25 @@ impl Default for Metrics {
     }
 }
 
-/// Builds the per-check families at scrape time.
-pub struct CheckCollector {
-    /// Weak: the registry that owns this collector lives inside `Shared`.
-    shared: Weak<Shared>,
-    /// One per family, for the registry's duplicate detection.
-    descs: Vec<Desc>,
-}
-
-/// Per-check families: (name, help, type).
-const FAMILIES: &[(&str, &str, MetricType)] = &[
-    (
-        "deadman_checks",
-        "Number of configured checks.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_info",
-        "Check metadata to join on `check`; the value is always 1.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_first_configured_timestamp_seconds",
-        "When the check first appeared in the configuration.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_last_success_timestamp_seconds",
-        "Last successful run (0 = never).",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_last_failure_timestamp_seconds",
-        "Last failed run (0 = never).",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_last_failure_info",
-        "Reason of the most recent failure; the value is always 1.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_last_start_timestamp_seconds",
-        "Last run start (0 = never).",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_last_duration_seconds",
-        "Duration of the last finished run that reported its start (0 = unknown).",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_deadline_timestamp_seconds",
-        "Instant after which the check's silence is an incident.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_runs_in_progress",
-        "Started runs that have not finished.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_oldest_run_start_timestamp_seconds",
-        "Start of the oldest unfinished run (0 = none).",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_max_runtime_seconds",
-        "Configured max_runtime, for checks that set one.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_pings_total",
-        "Accepted pings by kind (success, fail, start, log).",
-        MetricType::COUNTER,
-    ),
-    (
-        "deadman_check_records_total",
-        "Records reported by success and fail pings.",
-        MetricType::COUNTER,
-    ),
-    (
-        "deadman_check_failures_total",
-        "Failed runs by reason.",
-        MetricType::COUNTER,
-    ),
-    (
-        "deadman_check_window_records",
-        "Records counted in the current volume window.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_window_min_records",
-        "Records the window must reach by its due time.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_window_max_records",
-        "Records above which the window is suspicious.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_check_window_due_timestamp_seconds",
-        "When the window's minimum must have been met.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_expiry_timestamp_seconds",
-        "When a credential, API version, certificate or contract expires.",
-        MetricType::GAUGE,
-    ),
-    (
-        "deadman_expiry_warn_before_seconds",
-        "How long before an expiry to warn.",
-        MetricType::GAUGE,
-    ),
-];
-
-impl CheckCollector {
-    pub fn new(shared: Weak<Shared>) -> Self {
-        let descs = FAMILIES
-            .iter()
-            .map(|(name, help, _)| {
-                Desc::new(
-                    name.to_string(),
-                    help.to_string(),
-                    vec![],
-                    Default::default(),
-                )
-                .expect("static metric definition is valid")
-            })
-            .collect();
-        CheckCollector { shared, descs }
-    }
-}
-
-fn label(name: &str, value: &str) -> LabelPair {
-    let mut pair = LabelPair::default();
-    pair.set_name(name.to_string());
-    pair.set_value(value.to_string());
-    pair
-}
-
-fn gauge(labels: Vec<LabelPair>, value: f64) -> Metric {
-    let mut g = Gauge::default();
-    g.set_value(value);
-    let mut m = Metric::from_label(labels);
-    m.set_gauge(g);
-    m
-}
-
-fn counter(labels: Vec<LabelPair>, value: u64) -> Metric {
-    let mut c = Counter::default();
-    c.set_value(value as f64);
-    let mut m = Metric::from_label(labels);
-    m.set_counter(c);
-    m
-}
-
-impl Collector for CheckCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        self.descs.iter().collect()
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        let Some(shared) = self.shared.upgrade() else {
-            return Vec::new();
-        };
-        let config = shared.config();
-        let mut families: Vec<Vec<Metric>> = vec![Vec::new(); FAMILIES.len()];
-        families[0].push(gauge(vec![], config.checks.len() as f64));
-        // Before the store is loaded there is no state to report; exporting
-        // zeros would look like "never succeeded".
-        if shared.is_ready() {
-            let now = shared.now().wall;
-            let state = shared.state();
-            // In name order: the registry sorts each family by label values,
-            // and already-sorted input makes that sort linear.
-            for check in config.checks_by_name() {
-                let Some(entry) = state.checks.get(&check.name) else {
-                    continue;
-                };
-                let s = &entry.state;
-                let id = || vec![label("check", &check.name)];
-                let mut info = vec![
-                    label("check", &check.name),
-                    label("owner", &check.owner),
-                    label("team", &check.team),
-                    label("severity", check.severity.as_str()),
-                    label("runbook_url", &check.runbook),
-                    label("schedule", &check.schedule.to_string()),
-                    label("description", &check.description),
-                ];
-                info.extend(check.labels.iter().map(|(k, v)| label(k, v)));
-                families[1].push(gauge(info, 1.0));
-                families[2].push(gauge(id(), s.first_configured));
-                families[3].push(gauge(id(), s.last_success));
-                families[4].push(gauge(id(), s.last_failure));
-                if let Some(reason) = s.last_failure_reason {
-                    let mut labels = id();
-                    labels.push(label("reason", reason.as_str()));
-                    families[5].push(gauge(labels, 1.0));
-                }
-                families[6].push(gauge(id(), s.last_start));
-                families[7].push(gauge(id(), s.last_duration));
-                families[8].push(gauge(
-                    id(),
-                    check.schedule.deadline(s.deadline_base(), check.grace),
-                ));
-                families[9].push(gauge(id(), s.runs.len() as f64));
-                families[10].push(gauge(id(), s.oldest_run_start()));
-                if let Some(max_runtime) = check.max_runtime {
-                    families[11].push(gauge(id(), max_runtime.as_secs_f64()));
-                }
-                for kind in Kind::ALL {
-                    let mut labels = id();
-                    labels.push(label("kind", kind.as_str()));
-                    families[12].push(counter(labels, s.pings[kind.index()]));
-                }
-                families[13].push(counter(id(), s.records));
-                for reason in FailReason::ALL {
-                    let mut labels = id();
-                    labels.push(label("reason", reason.as_str()));
-                    families[14].push(counter(labels, s.failures[reason.index()]));
-                }
-                if let Some(volume) = &check.volume {
-                    let view = volume.view(&entry.record_events, s.first_configured, now);
-                    families[15].push(gauge(id(), view.records as f64));
-                    families[16].push(gauge(id(), volume.min_records as f64));
-                    if let Some(max) = volume.max_records {
-                        families[17].push(gauge(id(), max as f64));
-                    }
-                    families[18].push(gauge(id(), view.due));
-                }
-                for expiry in &check.expiries {
-                    let labels = || {
-                        vec![
-                            label("check", &check.name),
-                            label("name", &expiry.name),
-                            label("kind", expiry.kind.as_str()),
-                        ]
-                    };
-                    // A reported value wins over the configured one; unknown
-                    // expiries are not exported (0 would read as "expired").
-                    if let Some(at) = s.expiries.get(&expiry.name).copied().or(expiry.at) {
-                        families[19].push(gauge(labels(), at));
-                    }
-                    families[20].push(gauge(labels(), expiry.warn_before.as_secs_f64()));
-                }
-            }
-        }
-        FAMILIES
-            .iter()
-            .zip(families)
-            .filter(|(_, metrics)| !metrics.is_empty())
-            .map(|((name, help, kind), metrics)| {
-                let mut family = MetricFamily::default();
-                family.set_name(name.to_string());
-                family.set_help(help.to_string());
-                family.set_field_type(*kind);
-                family.set_metric(metrics);
-                family
-            })
-            .collect()
-    }
-}
-
 /// A rendered scrape.
 pub struct Exposition {
     pub body: Vec<u8>,
     pub gzipped: bool,
 }
 
-/// Renders the text exposition format (0.0.4), gzipped when asked.
-pub fn render(registry: &Registry, gzip: bool) -> Result<Exposition, String> {
-    let families = registry.gather();
-    let mut text = Vec::with_capacity(64 * 1024);
+/// Renders the text exposition format (0.0.4): the exporter's own and
+/// process metrics from the registry, then every per-check family; gzipped
+/// when asked.
+pub fn render(shared: &Shared, gzip: bool) -> Result<Exposition, String> {
+    let families = shared.metrics.registry.gather();
+    let mut own = Vec::with_capacity(16 * 1024);
     TextEncoder::new()
-        .encode(&families, &mut text)
+        .encode(&families, &mut own)
         .map_err(|e| format!("encoding metrics: {e}"))?;
+    let mut checks = String::with_capacity(64 * 1024);
+    crate::exposition::write_checks(shared, &mut checks);
+    let mut text = own;
+    text.extend_from_slice(checks.as_bytes());
     if !gzip {
         return Ok(Exposition {
             body: text,
