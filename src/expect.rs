@@ -12,8 +12,11 @@ use serde::Deserialize;
 
 use crate::schedule::CronSchedule;
 
-/// Record counts are kept this long at most (the longest window allowed).
+/// The longest rolling window, and the longest calendar period accepted.
 pub const MAX_WINDOW: Duration = Duration::from_secs(35 * 24 * 3600);
+/// How long stored record counts are kept: longer than any window, with
+/// room for the sampling in `longest_period`.
+pub const RECORD_RETENTION: Duration = Duration::from_secs(45 * 24 * 3600);
 const DEFAULT_WARN_BEFORE: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// `[check.volume]` as written.
@@ -120,7 +123,7 @@ impl Volume {
             Window::Rolling(length) => now - length.as_secs_f64(),
             Window::Calendar { since, .. } => since
                 .last_fire_at_or_before(now)
-                .unwrap_or(now - MAX_WINDOW.as_secs_f64()),
+                .unwrap_or(now - RECORD_RETENTION.as_secs_f64()),
         }
     }
 }
@@ -214,6 +217,21 @@ fn count(field: &str, value: Option<i64>) -> Result<Option<u64>, Invalid> {
     }
 }
 
+/// About the longest gap between consecutive fires: the longest wait for
+/// the next fire from weekly samples over two years (104 look-ups whatever
+/// the expression). A gap of G days shows as at least G - 7, so rejecting
+/// waits over 35 days admits no period longer than 42 days, within
+/// [`RECORD_RETENTION`].
+fn longest_period(cron: &CronSchedule) -> f64 {
+    let start = parse_rfc3339("2026-01-01T00:00:00Z").unwrap_or(0.0);
+    (0..104)
+        .map(|week| {
+            let t = start + f64::from(week) * 7.0 * 86_400.0;
+            cron.next_fire_after(t).unwrap_or(f64::INFINITY) - t
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Validates `[check.volume]`; cron windows are read in `tz`.
 pub fn validate_volume(raw: RawVolume, tz: Tz) -> Result<Volume, Invalid> {
     let min = count("volume.min_records", raw.min_records)?;
@@ -272,8 +290,23 @@ pub fn validate_volume(raw: RawVolume, tz: Tz) -> Result<Volume, Invalid> {
                      due = \"0 9 * * *\" (or use a rolling \"window\" instead of \"since\")",
                 ));
             };
+            let since = cron("volume.since", &since, tz)?;
+            // Record counts are kept for MAX_WINDOW: a longer period (say,
+            // yearly) would silently lose its early records.
+            let longest = longest_period(&since);
+            if longest > MAX_WINDOW.as_secs_f64() {
+                return Err(invalid(
+                    "volume.since",
+                    format!(
+                        "{:?} starts a new window only every {} days; calendar windows may be \
+                         at most 35 days long",
+                        since.expression,
+                        (longest / 86_400.0).round()
+                    ),
+                ));
+            }
             Window::Calendar {
-                since: cron("volume.since", &since, tz)?,
+                since,
                 due: cron("volume.due", &due, tz)?,
             }
         }
@@ -453,6 +486,16 @@ mod tests {
             validate_volume(raw(Some(5), None, Some("1h"), Some("0 0 * * *")), Tz::UTC).is_err()
         );
         assert!(validate_volume(raw(Some(5), None, Some("90d"), None), Tz::UTC).is_err());
+        let yearly = RawVolume {
+            due: Some("0 9 * * *".into()),
+            ..raw(Some(5), None, None, Some("0 0 1 1 *"))
+        };
+        assert_eq!(
+            validate_volume(yearly, Tz::UTC)
+                .map(|_| ())
+                .map_err(|(f, _)| f),
+            Err("volume.since".to_string())
+        );
         assert_eq!(
             validate_volume(raw(Some(5), None, None, Some("0 0 * * *")), Tz::UTC)
                 .map(|_| ())

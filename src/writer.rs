@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Stamp;
 use crate::config::Config;
-use crate::expect::{prune_events, MAX_WINDOW};
+use crate::expect::{prune_events, RECORD_RETENTION};
 use crate::ping::{Kind, Ping};
 use crate::shared::Shared;
 use crate::state::{CheckState, RID_MIN_AGE};
@@ -402,8 +402,8 @@ fn maintenance(shared: &Shared, store: &mut dyn Store) {
         purged: reconcile.purged.clone(),
         history_limit: config.storage.history,
         prune_rids_before: Some(now - RID_MIN_AGE),
-        // No window is longer than MAX_WINDOW; memory prunes per check.
-        prune_record_events_before: Some(now - MAX_WINDOW.as_secs_f64()),
+        // No window needs more; memory prunes per check.
+        prune_record_events_before: Some(now - RECORD_RETENTION.as_secs_f64()),
         ..Batch::default()
     };
     if commit(shared, store, &batch, 0).is_ok() {
