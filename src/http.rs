@@ -35,6 +35,14 @@ pub async fn handle(
     let path = req.uri().path().to_string();
     let response = if let Some(rest) = path.strip_prefix("/ping/") {
         handle_ping(&shared, req, remote, rest).await
+    } else if let Some(check) = path
+        .strip_prefix("/api/v1/checks/")
+        .and_then(|rest| rest.strip_suffix("/history"))
+    {
+        match *req.method() {
+            Method::GET | Method::HEAD => handle_history(&shared, check, req.uri().query()).await,
+            _ => method_not_allowed("GET, HEAD"),
+        }
     } else if path == shared.telemetry_path {
         match *req.method() {
             Method::GET | Method::HEAD => handle_metrics(&shared, &req).await,
@@ -274,6 +282,68 @@ async fn handle_ping(
             format!("storage unavailable, the ping was NOT recorded; retry: {err}"),
         ),
     }
+}
+
+/// `GET /api/v1/checks/{check}/history?limit=N`: the check's most recent
+/// pings, newest first, as JSON — what on-call reads to see why a run failed.
+async fn handle_history(shared: &Shared, name: &str, query: Option<&str>) -> HttpResponse {
+    if !shared.is_ready() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: loading stored state.\n",
+        );
+    }
+    let config = shared.config();
+    let Some(check) = config.check(name) else {
+        let shown: String = name.chars().take(64).collect();
+        return text(StatusCode::NOT_FOUND, format!("unknown check {shown:?}\n"));
+    };
+    let kept = config.storage.history;
+    let mut limit = kept.min(20);
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match (key.as_ref(), value.parse::<usize>()) {
+            ("limit", Ok(n)) if n >= 1 => limit = n.min(kept),
+            _ => {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!("the only parameter is limit, a whole number from 1 to {kept}\n"),
+                )
+            }
+        }
+    }
+    let rows = match shared.writer.history(&check.name, limit).await {
+        Ok(rows) => rows,
+        Err(err) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("storage unavailable: {err}\n"),
+            )
+        }
+    };
+    let pings: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "at": crate::landing::format_timestamp(h.at),
+                "at_seconds": h.at,
+                "kind": h.kind.as_str(),
+                "rid": h.rid,
+                "records": h.records,
+                "reason": h.reason.map(|r| r.as_str()),
+                "exit_status": h.exit_status,
+                "message": h.message,
+                "remote_addr": h.remote_addr,
+                "user_agent": h.user_agent,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({ "check": check.name, "pings": pings }).to_string();
+    let mut response = Response::new(Full::new(Bytes::from(body + "\n")));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 fn too_large(shared: &Shared) -> HttpResponse {

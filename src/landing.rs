@@ -78,6 +78,7 @@ pub fn render(shared: &Shared) -> String {
             .schedule
             .deadline(entry.state.deadline_base(), check.grace);
         let status = entry.state.status(deadline, now).as_str();
+        let name = escape_html(&check.name);
         let runbook = if check.runbook.is_empty() {
             String::new()
         } else {
@@ -86,10 +87,9 @@ pub fn render(shared: &Shared) -> String {
         };
         let _ = writeln!(
             html,
-            "<tr class=\"{status}\"><td title=\"{}\">{}</td><td>{status}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{runbook}</td></tr>",
+            "<tr class=\"{status}\"><td title=\"{}\"><a href=\"/api/v1/checks/{name}/history\">{name}</a>\
+             </td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{runbook}</td></tr>",
             escape_html(&check.description),
-            escape_html(&check.name),
             escape_html(&check.owner),
             escape_html(&check.team),
             escape_html(&check.schedule.to_string()),

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::ping::{FailReason, Kind};
 use crate::state::{CheckState, Run, RID_MIN_COUNT};
-use crate::store::{Batch, RecordEvent, RidRow, Snapshot, Store, StoreError};
+use crate::store::{Batch, HistoryRow, RecordEvent, RidRow, Snapshot, Store, StoreError};
 
 /// Marks the file as ours (`PRAGMA application_id`, "dead" in ASCII).
 const APPLICATION_ID: i64 = 0x6465_6164;
@@ -269,19 +269,6 @@ impl SqliteStore {
         }
         Ok(())
     }
-
-    /// Pings kept in history for a check, newest first (for tests and tools).
-    pub fn history(&self, check: &str) -> Result<Vec<(f64, String, Option<String>)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT at, kind, message FROM history WHERE check_name = ?1 ORDER BY id DESC")
-            .map_err(self.err("reading history"))?;
-        let rows = stmt
-            .query_map([check], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("reading history"))?;
-        Ok(rows)
-    }
 }
 
 /// A database whose size is not a whole number of pages, or smaller than
@@ -361,6 +348,39 @@ fn runs_from_json(text: &str) -> Vec<Run> {
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         load_snapshot(&self.conn, &self.path)
+    }
+
+    fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        let path = self.path.clone();
+        let fail = |e| sql_error("reading history", &path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT at, kind, rid, records, reason, exit_status, message, remote_addr,
+                        user_agent
+                 FROM history WHERE check_name = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(fail)?;
+        let rows = stmt
+            .query_map(params![check, limit as i64], |row| {
+                let kind: String = row.get(1)?;
+                let reason: Option<String> = row.get(4)?;
+                Ok(HistoryRow {
+                    check: check.to_string(),
+                    at: row.get(0)?,
+                    kind: Kind::parse(&kind).unwrap_or(Kind::Log),
+                    rid: row.get(2)?,
+                    records: row.get::<_, Option<i64>>(3)?.map(|n| n as u64),
+                    reason: reason.as_deref().and_then(FailReason::parse),
+                    exit_status: row.get(5)?,
+                    message: row.get(6)?,
+                    remote_addr: row.get(7)?,
+                    user_agent: row.get(8)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| sql_error("reading history", &self.path, e))?;
+        Ok(rows)
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
@@ -618,7 +638,6 @@ fn prune_rids(tx: &rusqlite::Transaction<'_>, before: f64) -> rusqlite::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::HistoryRow;
 
     fn history(check: &str, at: f64, message: &str) -> HistoryRow {
         HistoryRow {
@@ -689,10 +708,12 @@ mod tests {
                 })
                 .expect("commit");
         }
-        let a = store.history("a").expect("history");
-        let messages: Vec<_> = a.iter().filter_map(|(_, _, m)| m.clone()).collect();
+        let a = store.history("a", 100).expect("history");
+        let messages: Vec<_> = a.iter().filter_map(|h| h.message.clone()).collect();
         assert_eq!(messages, ["a4", "a3", "a2"]);
-        assert_eq!(store.history("b").expect("history").len(), 3);
+        assert_eq!(store.history("b", 100).expect("history").len(), 3);
+        assert_eq!(store.history("b", 2).expect("history").len(), 2);
+        assert_eq!(a[0], history("a", 4.0, "a4"));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub trait Store: Send + 'static {
     fn load(&mut self) -> Result<Snapshot, StoreError>;
     /// Applies a batch all-or-nothing and syncs it.
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
+    /// A check's most recent pings, newest first, at most `limit`.
+    fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError>;
 }
 
 /// What a store held at startup.
@@ -122,5 +124,9 @@ impl Store for MemoryStore {
 
     fn commit(&mut self, _batch: &Batch) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn history(&mut self, _check: &str, _limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        Ok(Vec::new())
     }
 }

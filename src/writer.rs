@@ -57,6 +57,12 @@ enum Request {
     /// Make `config` current: record new checks' first-configured time, mark
     /// removed ones, then swap it in.
     Apply(Arc<Config>, oneshot::Sender<Result<(), StoreError>>),
+    /// Read a check's recent pings (the writer owns the store).
+    History(
+        String,
+        usize,
+        oneshot::Sender<Result<Vec<HistoryRow>, StoreError>>,
+    ),
     Stop,
 }
 
@@ -81,6 +87,16 @@ impl WriterHandle {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Request::Apply(config, reply))
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// A check's most recent pings, newest first, including every ping
+    /// acknowledged before this call.
+    pub async fn history(&self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request::History(check.to_string(), limit, reply))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -199,6 +215,10 @@ fn serve(shared: &Weak<Shared>, store: &mut dyn Store, inbox: WriterInbox) {
                     // Keep order: pings queued before a reload commit first.
                     commit_pings(&shared, store, std::mem::take(&mut pings));
                     let _ = reply.send(apply_config(&shared, store, config));
+                }
+                Request::History(check, limit, reply) => {
+                    commit_pings(&shared, store, std::mem::take(&mut pings));
+                    let _ = reply.send(store.history(&check, limit));
                 }
                 Request::Stop => {
                     commit_pings(&shared, store, pings);

@@ -657,14 +657,11 @@ async fn operational_endpoints() {
     assert!(html.contains("href=\"/metrics\""));
     assert!(
         html.contains(
-            "<tr class=\"late\"><td title=\"Shopify orders to Xero\">orders</td><td>late</td>"
+            "<tr class=\"late\"><td title=\"Shopify orders to Xero\"><a href=\"/api/v1/checks/orders/history\">orders</a></td><td>late</td>"
         ),
         "{html}"
     );
-    assert!(
-        html.contains("<td title=\"\">payouts</td><td>up</td>"),
-        "{html}"
-    );
+    assert!(html.contains(">payouts</a></td><td>up</td>"), "{html}");
     assert!(html.contains("<a href=\"https://wiki.example/orders\">runbook</a>"));
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{TestServer, T0};
 use deadman::sqlite::SqliteStore;
-use deadman::store::{Batch, Snapshot, Store, StoreError};
+use deadman::store::{Batch, HistoryRow, Snapshot, Store, StoreError};
 
 const CONFIG: &str = r#"
 [[check]]
@@ -106,18 +106,11 @@ async fn restart_across_a_deadline_is_late_at_once_and_a_fresh_ping_is_not() {
     let now = T0 + 330.0;
     let m = server.scrape().await;
     assert!(m.value("deadman_check_deadline_timestamp_seconds{check=\"orders\"}") < now);
-    assert!(
-        server
-            .get("/")
-            .await
-            .text()
-            .contains("<td>orders</td><td>late</td>")
-            || server
-                .get("/")
-                .await
-                .text()
-                .contains(">orders</td><td>late</td>")
-    );
+    assert!(server
+        .get("/")
+        .await
+        .text()
+        .contains(">orders</a></td><td>late</td>"));
     // never-pinged: deadline still counts from the first configuration.
     assert_eq!(
         m.value("deadman_check_first_configured_timestamp_seconds{check=\"never\"}"),
@@ -138,7 +131,7 @@ async fn restart_across_a_deadline_is_late_at_once_and_a_fresh_ping_is_not() {
         .get("/")
         .await
         .text()
-        .contains(">orders</td><td>up</td>"));
+        .contains(">orders</a></td><td>up</td>"));
 }
 
 #[tokio::test]
@@ -197,6 +190,10 @@ impl Store for FaultyStore {
             return Err(StoreError("database or disk is full".into()));
         }
         self.inner.commit(batch)
+    }
+
+    fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        self.inner.history(check, limit)
     }
 }
 
@@ -273,6 +270,10 @@ impl Store for SlowStore {
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         self.inner.commit(batch)
+    }
+
+    fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        self.inner.history(check, limit)
     }
 }
 
@@ -361,9 +362,54 @@ async fn history_keeps_the_last_n_pings_with_their_details() {
             .await;
         assert_eq!(r.status, 200);
     }
-    let (dir, _clock) = server.stop().await;
-    let store = SqliteStore::open(&dir.path().join("data")).expect("open");
-    let history = store.history("orders").expect("history");
-    let messages: Vec<_> = history.iter().filter_map(|(_, _, m)| m.clone()).collect();
-    assert_eq!(messages, ["run 4", "run 3", "run 2"]);
+    assert_eq!(
+        server
+            .post("/ping/orders/fail?reason=auth&rid=f1")
+            .await
+            .status,
+        200
+    );
+    let r = server.get("/api/v1/checks/orders/history?limit=2").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["check"], "orders");
+    let pings = body["pings"].as_array().expect("pings");
+    assert_eq!(pings.len(), 2);
+    assert_eq!(pings[0]["kind"], "fail");
+    assert_eq!(pings[0]["reason"], "auth");
+    assert_eq!(pings[1]["message"], "run 4");
+    assert_eq!(pings[1]["rid"], "r4");
+    assert_eq!(pings[1]["records"], 4);
+    assert_eq!(pings[1]["user_agent"], "zapier");
+    assert_eq!(pings[1]["remote_addr"], "127.0.0.1");
+    assert_eq!(pings[1]["at"], "2026-03-02T09:00:00Z");
+
+    // Bounded by [storage] history, and it survives a restart.
+    let server = server.restart(&config).await;
+    let r = server.get("/api/v1/checks/orders/history?limit=100").await;
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    let messages: Vec<_> = body["pings"]
+        .as_array()
+        .expect("pings")
+        .iter()
+        .map(|p| p["message"].clone())
+        .collect();
+    assert_eq!(
+        messages,
+        [serde_json::Value::Null, "run 4".into(), "run 3".into()]
+    );
+
+    assert_eq!(server.get("/api/v1/checks/nope/history").await.status, 404);
+    assert_eq!(
+        server
+            .get("/api/v1/checks/orders/history?limit=0")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        server.post("/api/v1/checks/orders/history").await.status,
+        405
+    );
 }
