@@ -174,12 +174,14 @@ impl Status {
 }
 
 impl CheckState {
-    /// Worst first: late, then failing, running, new, up.
+    /// Most telling first: failing (it names a cause, and the Failing alert
+    /// inhibits Late), then late, running, new, up — the same order as the
+    /// dashboards.
     pub fn status(&self, deadline: f64, now: f64) -> Status {
-        if now > deadline {
-            Status::Late
-        } else if self.last_failure > self.last_success {
+        if self.last_failure > self.last_success {
             Status::Failing
+        } else if now > deadline {
+            Status::Late
         } else if !self.runs.is_empty() {
             Status::Running
         } else if self.last_success == 0.0 {
@@ -406,6 +408,7 @@ mod tests {
         assert_eq!(s.status(2000.0, 1500.0), Status::Up);
         s.apply(&ping(Kind::Fail, None, None), stamp(1300.0));
         assert_eq!(s.status(2000.0, 1500.0), Status::Failing);
+        assert_eq!(s.status(2000.0, 2500.0), Status::Failing, "failing wins over late");
     }
 
     #[test]
