@@ -408,7 +408,11 @@ mod tests {
         assert_eq!(s.status(2000.0, 1500.0), Status::Up);
         s.apply(&ping(Kind::Fail, None, None), stamp(1300.0));
         assert_eq!(s.status(2000.0, 1500.0), Status::Failing);
-        assert_eq!(s.status(2000.0, 2500.0), Status::Failing, "failing wins over late");
+        assert_eq!(
+            s.status(2000.0, 2500.0),
+            Status::Failing,
+            "failing wins over late"
+        );
     }
 
     #[test]
