@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::{invalid, ConfigError, Methods, Severity, Token};
+use crate::schedule::CronSchedule;
 
 /// Label names deadman sets itself (or Prometheus attaches), so a check's
 /// static `labels` may not use them.
@@ -213,4 +214,20 @@ pub(super) fn load_token(
         return Err(invalid(location, "token", "is empty"));
     }
     Ok(Some(Token::new(&secret)))
+}
+
+/// A 5-field cron expression read in `tz`.
+pub(super) fn parse_cron(
+    location: &str,
+    field: &str,
+    expr: &str,
+    tz: Tz,
+) -> Result<CronSchedule, ConfigError> {
+    CronSchedule::parse(expr, tz).map_err(|why| {
+        invalid(
+            location,
+            field,
+            format!("{expr:?} is not a valid cron expression: {why}"),
+        )
+    })
 }

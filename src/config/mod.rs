@@ -13,14 +13,16 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::expect::{validate_expiries, validate_volume, Expiry, RawExpiry, RawVolume, Volume};
-use crate::schedule::{CronSchedule, Schedule};
+use crate::expect::{Expiry, Volume};
+use crate::schedule::Schedule;
 
+mod expectations;
 mod fields;
+use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
 pub use fields::valid_check_name;
 use fields::{
-    load_token, parse_duration, parse_max_runtime, parse_methods, parse_severity, parse_timezone,
-    validate_label, validate_owner,
+    load_token, parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity,
+    parse_timezone, validate_label, validate_owner,
 };
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
@@ -600,16 +602,9 @@ fn validate_check(
             }
             Schedule::Every(period)
         }
-        (None, Some(expr)) => match CronSchedule::parse(&expr, timezone) {
-            Ok(cron) => Schedule::Cron(Box::new(cron)),
-            Err(why) => {
-                return Err(invalid(
-                    location,
-                    "cron",
-                    format!("{expr:?} is not a valid cron expression: {why}"),
-                ))
-            }
-        },
+        (None, Some(expr)) => {
+            Schedule::Cron(Box::new(parse_cron(location, "cron", &expr, timezone)?))
+        }
     };
 
     let grace = match raw.grace {
@@ -634,11 +629,9 @@ fn validate_check(
     }
     let volume = raw
         .volume
-        .map(|v| validate_volume(v, timezone))
-        .transpose()
-        .map_err(|(field, message)| invalid(location, &field, message))?;
-    let expiries = validate_expiries(raw.expiry)
-        .map_err(|(field, message)| invalid(location, &field, message))?;
+        .map(|v| validate_volume(v, timezone, location))
+        .transpose()?;
+    let expiries = validate_expiries(raw.expiry, location)?;
 
     Ok(Check {
         name,
