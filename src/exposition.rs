@@ -282,7 +282,7 @@ pub fn write_checks(shared: &Shared, out: &mut String) {
             }
             f.sample(Family::LastStart, &id, s.last_start);
             f.sample(Family::LastDuration, &id, s.last_duration);
-            let deadline = check.schedule.deadline(s.deadline_base(), check.grace);
+            let deadline = check.deadline(s);
             f.sample(Family::Deadline, &id, deadline);
             f.sample(Family::RunsInProgress, &id, s.runs.len() as f64);
             f.sample(Family::OldestRunStart, &id, s.oldest_run_start());

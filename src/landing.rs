@@ -74,9 +74,7 @@ pub fn render(shared: &Shared) -> String {
         let Some(entry) = state.checks.get(&check.name) else {
             continue;
         };
-        let deadline = check
-            .schedule
-            .deadline(entry.state.deadline_base(), check.grace);
+        let deadline = check.deadline(&entry.state);
         let status = entry.state.status(deadline, now).as_str();
         let name = escape_html(&check.name);
         let runbook = if check.runbook.is_empty() {

@@ -23,7 +23,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves HTTP/1.1 (with keep-alive) until `shutdown` completes, then stops
-/// accepting and lets requests in flight finish, for at most [`DRAIN_TIMEOUT`].
+/// accepting and lets requests in flight finish, for at most `DRAIN_TIMEOUT`.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));

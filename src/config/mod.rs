@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::expect::{Expiry, Volume};
 use crate::schedule::Schedule;
+use crate::state::CheckState;
 
 mod expectations;
 mod fields;
@@ -42,6 +43,14 @@ pub struct Config {
     by_name: Vec<usize>,
     /// How much history is kept, and for how long removed checks are kept.
     pub storage: StorageSettings,
+}
+
+impl Check {
+    /// The instant after which this check's silence is an incident, given
+    /// its state.
+    pub fn deadline(&self, state: &CheckState) -> f64 {
+        self.schedule.deadline(state.deadline_base(), self.grace)
+    }
 }
 
 /// `[storage]`: retention of what the store keeps.
