@@ -1,7 +1,7 @@
 //! Per-check state and how a ping changes it. Pure: time comes in as a
 //! [`Stamp`], so every transition is unit-tested without a clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::clock::Stamp;
@@ -197,21 +197,26 @@ impl CheckState {
 /// more than [`RID_MIN_COUNT`] newer ones exist.
 #[derive(Clone, Debug, Default)]
 pub struct RecentRids {
-    /// For O(1) duplicate checks.
-    seen: HashSet<(Kind, Box<str>)>,
+    /// rid → a bit per [`Kind::index`] seen with it. Keyed by the rid alone
+    /// so a lookup (on every ping that carries one) needs no allocation.
+    seen: HashMap<Box<str>, u8>,
     /// Arrival order, for eviction.
     order: VecDeque<(f64, Kind, Box<str>)>,
 }
 
 impl RecentRids {
     pub fn contains(&self, kind: Kind, rid: &str) -> bool {
-        self.seen.contains(&(kind, Box::from(rid)))
+        self.seen
+            .get(rid)
+            .is_some_and(|kinds| kinds & (1 << kind.index()) != 0)
     }
 
     pub fn insert(&mut self, kind: Kind, rid: &str, at: f64) {
-        if self.seen.insert((kind, Box::from(rid))) {
-            self.order.push_back((at, kind, Box::from(rid)));
+        if self.contains(kind, rid) {
+            return;
         }
+        *self.seen.entry(Box::from(rid)).or_default() |= 1 << kind.index();
+        self.order.push_back((at, kind, Box::from(rid)));
         while self.order.len() > RID_MIN_COUNT {
             let Some((oldest, _, _)) = self.order.front() else {
                 break;
@@ -220,7 +225,12 @@ impl RecentRids {
                 break;
             }
             if let Some((_, kind, rid)) = self.order.pop_front() {
-                self.seen.remove(&(kind, rid));
+                if let Some(kinds) = self.seen.get_mut(&rid) {
+                    *kinds &= !(1 << kind.index());
+                    if *kinds == 0 {
+                        self.seen.remove(&rid);
+                    }
+                }
             }
         }
     }
