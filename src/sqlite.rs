@@ -351,18 +351,14 @@ impl Store for SqliteStore {
     }
 
     fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
-        let path = self.path.clone();
-        let fail = |e| sql_error("reading history", &path, e);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT at, kind, rid, records, reason, exit_status, message, remote_addr,
-                        user_agent
-                 FROM history WHERE check_name = ?1 ORDER BY id DESC LIMIT ?2",
-            )
-            .map_err(fail)?;
-        let rows = stmt
-            .query_map(params![check, limit as i64], |row| {
+        query_all(
+            &self.conn,
+            &self.path,
+            "reading history",
+            "SELECT at, kind, rid, records, reason, exit_status, message, remote_addr, user_agent
+             FROM history WHERE check_name = ?1 ORDER BY id DESC LIMIT ?2",
+            params![check, limit as i64],
+            |row| {
                 let kind: String = row.get(1)?;
                 let reason: Option<String> = row.get(4)?;
                 Ok(HistoryRow {
@@ -377,10 +373,8 @@ impl Store for SqliteStore {
                     remote_addr: row.get(7)?,
                     user_agent: row.get(8)?,
                 })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| sql_error("reading history", &self.path, e))?;
-        Ok(rows)
+            },
+        )
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
@@ -514,19 +508,18 @@ impl Store for SqliteStore {
 
 /// Reads every check, rid and record event.
 fn load_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError> {
-    let mut snapshot = Snapshot::default();
-    let mut stmt = conn
-        .prepare(
-            "SELECT name, first_configured, removed_at, last_success, last_failure,
-                        last_failure_reason, last_start, last_duration,
-                        pings_success, pings_fail, pings_start, pings_log, records,
-                        failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
-                        failures_validation, failures_other, failures_exit_code, runs, expiries
-                 FROM checks",
-        )
-        .map_err(|e| sql_error("loading checks", path, e))?;
-    let rows = stmt
-        .query_map([], |row| {
+    let checks = query_all(
+        conn,
+        path,
+        "loading checks",
+        "SELECT name, first_configured, removed_at, last_success, last_failure,
+                last_failure_reason, last_start, last_duration,
+                pings_success, pings_fail, pings_start, pings_log, records,
+                failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
+                failures_validation, failures_other, failures_exit_code, runs, expiries
+         FROM checks",
+        [],
+        |row| {
             let reason: Option<String> = row.get(5)?;
             let runs: String = row.get(20)?;
             let expiries: String = row.get(21)?;
@@ -555,59 +548,69 @@ fn load_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError>
                     expiries: serde_json::from_str(&expiries).unwrap_or_default(),
                 },
             ))
-        })
-        .map_err(|e| sql_error("loading checks", path, e))?;
-    for row in rows {
-        snapshot
-            .checks
-            .push(row.map_err(|e| sql_error("loading checks", path, e))?);
-    }
-    drop(stmt);
-
-    let mut stmt = conn
-        .prepare("SELECT check_name, kind, rid, at FROM rids ORDER BY at")
-        .map_err(|e| sql_error("loading run ids", path, e))?;
-    let rows = stmt
-        .query_map([], |row| {
+        },
+    )?;
+    let rids = query_all(
+        conn,
+        path,
+        "loading run ids",
+        "SELECT check_name, kind, rid, at FROM rids ORDER BY at",
+        [],
+        |row| {
             Ok((
-                row.get::<_, String>(0)?,
+                row.get(0)?,
                 row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, f64>(3)?,
+                row.get(2)?,
+                row.get(3)?,
             ))
-        })
-        .map_err(|e| sql_error("loading run ids", path, e))?;
-    for row in rows {
-        let (check, kind, rid, at) = row.map_err(|e| sql_error("loading run ids", path, e))?;
-        if let Some(kind) = Kind::parse(&kind) {
-            snapshot.rids.push(RidRow {
-                check,
-                kind,
-                rid,
-                at,
-            });
-        }
-    }
-    drop(stmt);
-
-    let mut stmt = conn
-        .prepare("SELECT check_name, at, records FROM record_events ORDER BY at")
-        .map_err(|e| sql_error("loading record counts", path, e))?;
-    let rows = stmt
-        .query_map([], |row| {
+        },
+    )?;
+    let record_events = query_all(
+        conn,
+        path,
+        "loading record counts",
+        "SELECT check_name, at, records FROM record_events ORDER BY at",
+        [],
+        |row| {
             Ok(RecordEvent {
                 check: row.get(0)?,
                 at: row.get(1)?,
                 records: row.get::<_, i64>(2)? as u64,
             })
-        })
-        .map_err(|e| sql_error("loading record counts", path, e))?;
-    for row in rows {
-        snapshot
-            .record_events
-            .push(row.map_err(|e| sql_error("loading record counts", path, e))?);
-    }
-    Ok(snapshot)
+        },
+    )?;
+    Ok(Snapshot {
+        checks,
+        // A kind this build does not know cannot be a duplicate of anything.
+        rids: rids
+            .into_iter()
+            .filter_map(|(check, kind, rid, at)| {
+                let kind = Kind::parse(&kind)?;
+                Some(RidRow {
+                    check,
+                    kind,
+                    rid,
+                    at,
+                })
+            })
+            .collect(),
+        record_events,
+    })
+}
+
+/// Runs a query and maps every row, naming `context` and the file in errors
+/// (a corrupt page surfaces here as a corruption error).
+fn query_all<T>(
+    conn: &Connection,
+    path: &Path,
+    context: &str,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_map(params, map)?.collect())
+        .map_err(|e| sql_error(context, path, e))
 }
 
 /// Forgets rids older than `before`, except each check's newest
