@@ -302,16 +302,6 @@ impl StateMap {
         }
         out
     }
-
-    /// Applies a committed reconcile.
-    pub fn apply_reconcile(&mut self, reconcile: &Reconcile) {
-        for (name, state) in &reconcile.upserts {
-            self.checks.entry(name.clone()).or_default().state = state.clone();
-        }
-        for name in &reconcile.purged {
-            self.checks.remove(name);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::expect::{prune_events, RECORD_RETENTION};
 use crate::ping::{Kind, Ping};
 use crate::shared::Shared;
-use crate::state::{CheckState, RID_MIN_AGE};
+use crate::state::{CheckState, Reconcile, RID_MIN_AGE};
 use crate::store::{Batch, HistoryRow, RecordEvent, RidRow, Store, StoreError};
 
 /// Most requests folded into one transaction; bounds commit latency.
@@ -377,6 +377,9 @@ fn publish(shared: &Shared, batch: &Batch) {
     for (name, check_state) in &batch.states {
         state.checks.entry(name.clone()).or_default().state = check_state.clone();
     }
+    for name in &batch.purged {
+        state.checks.remove(name);
+    }
     for row in &batch.rids {
         if let Some(entry) = state.checks.get_mut(&row.check) {
             entry.rids.insert(row.kind, &row.rid, row.at);
@@ -390,23 +393,28 @@ fn apply_config(
     store: &mut dyn Store,
     config: Arc<Config>,
 ) -> Result<(), StoreError> {
-    let now = shared.now().wall;
-    let reconcile = shared
-        .state()
-        .reconcile(&config, now, config.storage.retention.as_secs_f64());
-    if !reconcile.upserts.is_empty() || !reconcile.purged.is_empty() {
-        let batch = Batch {
-            states: reconcile.upserts.clone(),
-            purged: reconcile.purged.clone(),
-            history_limit: config.storage.history,
-            ..Batch::default()
-        };
+    let batch = reconcile_batch(shared, &config, shared.now().wall);
+    if !batch.is_empty() {
         commit(shared, store, &batch, 0)?;
+        publish(shared, &batch);
     }
-    let mut state = shared.state_mut();
-    state.apply_reconcile(&reconcile);
     shared.swap_config(config);
     Ok(())
+}
+
+/// What `config` changes about the known checks, as a batch: new checks'
+/// first-configured time, removals, and purges past retention.
+fn reconcile_batch(shared: &Shared, config: &Config, now: f64) -> Batch {
+    let Reconcile { upserts, purged } =
+        shared
+            .state()
+            .reconcile(config, now, config.storage.retention.as_secs_f64());
+    Batch {
+        states: upserts,
+        purged,
+        history_limit: config.storage.history,
+        ..Batch::default()
+    }
 }
 
 /// Retention, rid pruning, and a write that proves the store works again
@@ -414,21 +422,15 @@ fn apply_config(
 fn maintenance(shared: &Shared, store: &mut dyn Store) {
     let config = shared.config();
     let now = shared.now().wall;
-    let reconcile = shared
-        .state()
-        .reconcile(&config, now, config.storage.retention.as_secs_f64());
     let batch = Batch {
-        states: reconcile.upserts.clone(),
-        purged: reconcile.purged.clone(),
-        history_limit: config.storage.history,
         prune_rids_before: Some(now - RID_MIN_AGE),
         // No window needs more; memory prunes per check.
         prune_record_events_before: Some(now - RECORD_RETENTION.as_secs_f64()),
-        ..Batch::default()
+        ..reconcile_batch(shared, &config, now)
     };
     if commit(shared, store, &batch, 0).is_ok() {
+        publish(shared, &batch);
         let mut state = shared.state_mut();
-        state.apply_reconcile(&reconcile);
         for (name, entry) in state.checks.iter_mut() {
             match config.check(name).and_then(|c| c.volume.as_ref()) {
                 Some(volume) => prune_events(&mut entry.record_events, volume.horizon(now)),
