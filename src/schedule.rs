@@ -84,38 +84,41 @@ impl CronSchedule {
 
     /// The first fire time strictly after `after` (Unix seconds).
     pub fn next_fire_after(&self, after: f64) -> Option<f64> {
-        let after_utc = utc_from_seconds(after)?;
         // Fire times are whole minutes, so matching strictly after the whole
         // second that contains `after` cannot skip a fire.
-        let mut cursor = after_utc.with_timezone(&self.timezone).naive_local();
-        // Bounded: only the repeated hour of a DST fall-back can make a wall
-        // time map to an instant not after `after`; 2 days of minutes is far
-        // more than that can skip.
-        for _ in 0..2880 {
-            let wall: NaiveDateTime = self.cron.find_next_occurrence(&cursor, false).ok()?;
-            let instant = resolve_wall_time(&self.timezone, wall)?;
-            let seconds = instant.timestamp() as f64;
-            if seconds > after {
-                return Some(seconds);
-            }
-            cursor = wall;
-        }
-        None
+        let start = self.wall_clock(after)?;
+        self.search(start, Cron::find_next_occurrence, |t| t > after)
     }
-}
 
-impl CronSchedule {
     /// The last fire time at or before `at` (Unix seconds).
     pub fn last_fire_at_or_before(&self, at: f64) -> Option<f64> {
-        let at_utc = utc_from_seconds(at)?;
         // Start just after `at`'s minute so a fire at exactly `at` counts.
-        let mut cursor =
-            at_utc.with_timezone(&self.timezone).naive_local() + chrono::Duration::minutes(1);
-        // Bounded like next_fire_after; a gap can map a wall time past `at`.
+        let start = self.wall_clock(at)? + chrono::Duration::minutes(1);
+        self.search(start, Cron::find_previous_occurrence, |t| t <= at)
+    }
+
+    fn wall_clock(&self, seconds: f64) -> Option<NaiveDateTime> {
+        Some(
+            utc_from_seconds(seconds)?
+                .with_timezone(&self.timezone)
+                .naive_local(),
+        )
+    }
+
+    /// Steps from `cursor` through matching wall times (forwards or
+    /// backwards, by `step`) until one resolves to an instant `accept`s.
+    /// Only DST can make a wall time resolve on the wrong side (the repeated
+    /// hour, or a gap's jump); 2 days of minutes is far more than that skips.
+    fn search(
+        &self,
+        mut cursor: NaiveDateTime,
+        step: fn(&Cron, &NaiveDateTime, bool) -> Result<NaiveDateTime, croner::errors::CronError>,
+        accept: impl Fn(f64) -> bool,
+    ) -> Option<f64> {
         for _ in 0..2880 {
-            let wall: NaiveDateTime = self.cron.find_previous_occurrence(&cursor, false).ok()?;
+            let wall = step(&self.cron, &cursor, false).ok()?;
             let seconds = resolve_wall_time(&self.timezone, wall)?.timestamp() as f64;
-            if seconds <= at {
+            if accept(seconds) {
                 return Some(seconds);
             }
             cursor = wall;
