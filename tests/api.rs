@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, T0};
+use common::{series, TestServer, T0};
 
 const CONFIG: &str = r#"
 [defaults]
@@ -31,10 +31,6 @@ token = "s3cret-token"
 methods = ["POST"]
 "#;
 
-fn series(name: &str, check: &str) -> String {
-    format!("{name}{{check=\"{check}\"}}")
-}
-
 #[tokio::test]
 async fn every_configured_check_is_exported_from_startup_with_zeros() {
     let server = TestServer::start(CONFIG).await;
@@ -42,37 +38,22 @@ async fn every_configured_check_is_exported_from_startup_with_zeros() {
     assert_eq!(m.value("deadman_checks"), 2.0);
     for check in ["orders", "payouts"] {
         assert_eq!(
-            m.value(&series(
-                "deadman_check_last_success_timestamp_seconds",
-                check
-            )),
+            m.of("deadman_check_last_success_timestamp_seconds", check),
             0.0
         );
         assert_eq!(
-            m.value(&series(
-                "deadman_check_last_failure_timestamp_seconds",
-                check
-            )),
+            m.of("deadman_check_last_failure_timestamp_seconds", check),
             0.0
         );
         assert_eq!(
-            m.value(&series("deadman_check_last_start_timestamp_seconds", check)),
+            m.of("deadman_check_last_start_timestamp_seconds", check),
             0.0
         );
+        assert_eq!(m.of("deadman_check_last_duration_seconds", check), 0.0);
+        assert_eq!(m.of("deadman_check_runs_in_progress", check), 0.0);
+        assert_eq!(m.of("deadman_check_records_total", check), 0.0);
         assert_eq!(
-            m.value(&series("deadman_check_last_duration_seconds", check)),
-            0.0
-        );
-        assert_eq!(
-            m.value(&series("deadman_check_runs_in_progress", check)),
-            0.0
-        );
-        assert_eq!(m.value(&series("deadman_check_records_total", check)), 0.0);
-        assert_eq!(
-            m.value(&series(
-                "deadman_check_first_configured_timestamp_seconds",
-                check
-            )),
+            m.of("deadman_check_first_configured_timestamp_seconds", check),
             T0
         );
         for kind in ["success", "fail", "start", "log"] {
@@ -86,16 +67,10 @@ async fn every_configured_check_is_exported_from_startup_with_zeros() {
     }
     // Never pinged: the deadline counts from first configuration.
     assert_eq!(
-        m.value(&series(
-            "deadman_check_deadline_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_deadline_timestamp_seconds", "orders"),
         T0 + 900.0 + 600.0
     );
-    assert_eq!(
-        m.value(&series("deadman_check_max_runtime_seconds", "orders")),
-        1800.0
-    );
+    assert_eq!(m.of("deadman_check_max_runtime_seconds", "orders"), 1800.0);
     assert!(m
         .get(&series("deadman_check_max_runtime_seconds", "payouts"))
         .is_none());
@@ -128,21 +103,12 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
     );
     let m = server.scrape().await;
     assert_eq!(
-        m.value(&series(
-            "deadman_check_last_start_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_last_start_timestamp_seconds", "orders"),
         T0 + 10.0
     );
+    assert_eq!(m.of("deadman_check_runs_in_progress", "orders"), 1.0);
     assert_eq!(
-        m.value(&series("deadman_check_runs_in_progress", "orders")),
-        1.0
-    );
-    assert_eq!(
-        m.value(&series(
-            "deadman_check_oldest_run_start_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_oldest_run_start_timestamp_seconds", "orders"),
         T0 + 10.0
     );
 
@@ -154,29 +120,14 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
     let m = server.scrape().await;
     let done = T0 + 52.5;
     assert_eq!(
-        m.value(&series(
-            "deadman_check_last_success_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_last_success_timestamp_seconds", "orders"),
         done
     );
+    assert_eq!(m.of("deadman_check_last_duration_seconds", "orders"), 42.5);
+    assert_eq!(m.of("deadman_check_runs_in_progress", "orders"), 0.0);
+    assert_eq!(m.of("deadman_check_records_total", "orders"), 200.0);
     assert_eq!(
-        m.value(&series("deadman_check_last_duration_seconds", "orders")),
-        42.5
-    );
-    assert_eq!(
-        m.value(&series("deadman_check_runs_in_progress", "orders")),
-        0.0
-    );
-    assert_eq!(
-        m.value(&series("deadman_check_records_total", "orders")),
-        200.0
-    );
-    assert_eq!(
-        m.value(&series(
-            "deadman_check_deadline_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_deadline_timestamp_seconds", "orders"),
         done + 1500.0
     );
     assert_eq!(
@@ -201,10 +152,7 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
     assert_eq!(server.get("/ping/orders/2").await.status, 200);
     let m = server.scrape().await;
     assert_eq!(
-        m.value(&series(
-            "deadman_check_last_failure_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_last_failure_timestamp_seconds", "orders"),
         done + 61.0
     );
     assert_eq!(
@@ -219,16 +167,10 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
         m.value("deadman_check_last_failure_info{check=\"orders\",reason=\"exit_code\"}"),
         1.0
     );
-    assert_eq!(
-        m.value(&series("deadman_check_records_total", "orders")),
-        203.0
-    );
+    assert_eq!(m.of("deadman_check_records_total", "orders"), 203.0);
     // Failures do not move the deadline.
     assert_eq!(
-        m.value(&series(
-            "deadman_check_deadline_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_deadline_timestamp_seconds", "orders"),
         done + 1500.0
     );
 
@@ -237,10 +179,7 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
     assert_eq!(server.get("/ping/orders/0").await.status, 200);
     let m = server.scrape().await;
     assert_eq!(
-        m.value(&series(
-            "deadman_check_last_success_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_last_success_timestamp_seconds", "orders"),
         done + 62.0
     );
     assert_eq!(
@@ -290,10 +229,7 @@ async fn retried_ping_with_same_rid_changes_nothing() {
     let m = server.scrape().await;
     let after_values: Vec<f64> = before.iter().map(|s| m.value(s)).collect();
     assert_eq!(before_values, after_values);
-    assert_eq!(
-        m.value(&series("deadman_check_records_total", "orders")),
-        50.0
-    );
+    assert_eq!(m.of("deadman_check_records_total", "orders"), 50.0);
 
     // The same rid on another kind is a different ping.
     assert_eq!(
@@ -435,10 +371,7 @@ async fn bad_input_gets_400_with_the_reason_and_changes_nothing() {
         m.value("deadman_pings_rejected_total{reason=\"bad_request\"}"),
         5.0
     );
-    assert_eq!(
-        m.value(&series("deadman_check_records_total", "orders")),
-        0.0
-    );
+    assert_eq!(m.of("deadman_check_records_total", "orders"), 0.0);
     assert_eq!(
         m.value("deadman_check_pings_total{check=\"orders\",kind=\"success\"}"),
         0.0
@@ -477,10 +410,7 @@ async fn json_and_form_bodies_like_zapier_and_make() {
     assert_eq!(r.status, 400);
     assert!(r.text().starts_with("body is not valid JSON"));
     let m = server.scrape().await;
-    assert_eq!(
-        m.value(&series("deadman_check_records_total", "orders")),
-        12.0
-    );
+    assert_eq!(m.of("deadman_check_records_total", "orders"), 12.0);
     assert_eq!(
         m.value("deadman_check_failures_total{check=\"orders\",reason=\"auth\"}"),
         1.0
@@ -524,15 +454,9 @@ async fn reload_keeps_state_adds_and_removes_checks() {
         (200, "Reloaded: 2 checks.\n")
     );
     let m = server.scrape().await;
+    assert_eq!(m.of("deadman_check_records_total", "orders"), 7.0);
     assert_eq!(
-        m.value(&series("deadman_check_records_total", "orders")),
-        7.0
-    );
-    assert_eq!(
-        m.value(&series(
-            "deadman_check_last_success_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_last_success_timestamp_seconds", "orders"),
         T0
     );
     assert!(
@@ -540,10 +464,10 @@ async fn reload_keeps_state_adds_and_removes_checks() {
         "removed check vanishes at once"
     );
     assert_eq!(
-        m.value(&series(
+        m.of(
             "deadman_check_first_configured_timestamp_seconds",
             "refunds"
-        )),
+        ),
         T0 + 100.0
     );
     // The same rid is still a duplicate after a reload.
@@ -555,7 +479,7 @@ async fn reload_keeps_state_adds_and_removes_checks() {
         server
             .scrape()
             .await
-            .value(&series("deadman_check_records_total", "orders")),
+            .of("deadman_check_records_total", "orders"),
         7.0
     );
 
@@ -581,10 +505,10 @@ async fn reload_keeps_state_adds_and_removes_checks() {
         T0 + 100.0
     );
     assert_eq!(
-        m.value(&series(
+        m.of(
             "deadman_check_first_configured_timestamp_seconds",
             "payouts"
-        )),
+        ),
         T0
     );
 }
@@ -672,10 +596,7 @@ async fn cron_deadline_is_exact_in_the_check_time_zone() {
     let m = server.scrape().await;
     let next = 1_772_523_000.0; // 2026-03-03T07:30:00Z
     assert_eq!(
-        m.value(&series(
-            "deadman_check_deadline_timestamp_seconds",
-            "payouts"
-        )),
+        m.of("deadman_check_deadline_timestamp_seconds", "payouts"),
         next + 1800.0
     );
 }

@@ -5,7 +5,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::binary::{http, run_once, signal, start, wait, wait_ready, BIN};
+use common::binary::{
+    dir_with_config, run_once, send, signal, start, stop_cleanly, wait_ready, BIN,
+};
 
 const CONFIG: &str = "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"15m\"\n";
 
@@ -36,12 +38,7 @@ fn usage_errors_exit_1() {
 
 #[test]
 fn invalid_config_at_startup_exits_1_with_the_reason() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("deadman.toml"),
-        "[[check]]\nname = \"x\"\nevery = \"1m\"\n",
-    )
-    .expect("write");
+    let dir = dir_with_config("[[check]]\nname = \"x\"\nevery = \"1m\"\n");
     let out = run_once(dir.path(), "127.0.0.1:0");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -64,17 +61,12 @@ fn missing_config_file_exits_1() {
 
 #[test]
 fn sigterm_is_a_clean_exit_0() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write");
+    let dir = dir_with_config(CONFIG);
     let (mut child, address, logs) = start(dir.path(), &[]);
     wait_ready(&address);
-    let response = http(
-        &address,
-        "GET /ping/orders HTTP/1.1\nHost: x\nConnection: close\n\n",
-    );
+    let response = send(&address, "GET", "/ping/orders");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    signal(&child, "TERM");
-    assert_eq!(wait(&mut child), Some(0));
+    stop_cleanly(&mut child, "TERM");
     let rest: Vec<String> = logs.try_iter().collect();
     assert!(
         rest.iter().any(|l| l.contains("deadman stopped")),
@@ -88,8 +80,7 @@ fn sigterm_is_a_clean_exit_0() {
 /// which killed the exporter (SIGHUP's default action).
 #[test]
 fn sighup_reloads_the_config() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write");
+    let dir = dir_with_config(CONFIG);
     let (mut child, address, _logs) = start(dir.path(), &["--log.format", "json"]);
     std::fs::write(
         dir.path().join("deadman.toml"),
@@ -100,26 +91,21 @@ fn sighup_reloads_the_config() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut response = String::new();
     while Instant::now() < deadline {
-        response = http(
-            &address,
-            "GET /ping/refunds HTTP/1.1\nHost: x\nConnection: close\n\n",
-        );
+        response = send(&address, "GET", "/ping/refunds");
         if response.starts_with("HTTP/1.1 200") {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    signal(&child, "INT");
-    assert_eq!(wait(&mut child), Some(0));
+    stop_cleanly(&mut child, "INT");
 }
 
 #[test]
 fn port_in_use_is_a_runtime_error_exit_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = taken.local_addr().expect("addr").to_string();
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write");
+    let dir = dir_with_config(CONFIG);
     let out = run_once(dir.path(), &address);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -155,12 +141,12 @@ fn check_config_strict_fails_on_undocumented_checks() {
 
 #[test]
 fn docs_write_the_inventory_with_current_state() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let config = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/deadman.toml"
     ))
     .expect("example config");
+    let dir = dir_with_config(&config);
     std::fs::create_dir_all(dir.path().join("secrets")).expect("mkdir");
     std::fs::copy(
         concat!(
@@ -170,13 +156,9 @@ fn docs_write_the_inventory_with_current_state() {
         dir.path().join("secrets/stripe-quickbooks-token"),
     )
     .expect("copy secret");
-    std::fs::write(dir.path().join("deadman.toml"), config).expect("write");
     let (mut child, address, _logs) = start(dir.path(), &[]);
     wait_ready(&address);
-    let ok = http(
-        &address,
-        "POST /ping/shopify-orders-to-xero?records=5 HTTP/1.1\nHost: x\nConnection: close\nContent-Length: 0\n\n",
-    );
+    let ok = send(&address, "POST", "/ping/shopify-orders-to-xero?records=5");
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
 
     // While the exporter runs (it holds the lock), docs read the store.
@@ -216,6 +198,5 @@ fn docs_write_the_inventory_with_current_state() {
     assert!(html.contains("<h2 id=\"shopify-orders-to-xero\">shopify-orders-to-xero</h2>"));
     assert!(html.contains("<a href=\"https://wiki.acme.example/runbooks/shopify-xero\">"));
     assert!(html.contains("Xero app &#39;Shopify sync&#39;"));
-    signal(&child, "TERM");
-    assert_eq!(wait(&mut child), Some(0));
+    stop_cleanly(&mut child, "TERM");
 }

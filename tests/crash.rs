@@ -8,23 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::binary::{http, metric, run_once, start, wait, wait_ready};
+use common::binary::{dir_with_config, metric, run_once, send, start, stop_cleanly, wait_ready};
 
 const CONFIG: &str = "[[check]]\nname = \"crash\"\nowner = \"ops\"\nevery = \"1h\"\n";
 const CLIENTS: usize = 16;
 
 fn ping(address: &str, rid: &str) -> bool {
-    http(
-        address,
-        &format!("POST /ping/crash?rid={rid}&records=1 HTTP/1.1\nHost: x\nConnection: close\nContent-Length: 0\n\n"),
-    )
-    .starts_with("HTTP/1.1 200")
+    send(address, "POST", &format!("/ping/crash?rid={rid}&records=1")).starts_with("HTTP/1.1 200")
 }
 
 #[test]
 fn kill_9_loses_no_acknowledged_ping_and_counts_no_rid_twice() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write config");
+    let dir = dir_with_config(CONFIG);
     let (mut child, address, _logs) = start(dir.path(), &[]);
     wait_ready(&address);
 
@@ -104,14 +99,12 @@ fn kill_9_loses_no_acknowledged_ping_and_counts_no_rid_twice() {
         metric(&address, "deadman_check_records_total{check=\"crash\"}"),
         records
     );
-    common::binary::signal(&child, "TERM");
-    assert_eq!(wait(&mut child), Some(0));
+    stop_cleanly(&mut child, "TERM");
 }
 
 #[test]
 fn a_second_exporter_on_the_same_storage_path_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write config");
+    let dir = dir_with_config(CONFIG);
     let (mut first, address, _logs) = start(dir.path(), &[]);
     wait_ready(&address);
     let out = run_once(dir.path(), "127.0.0.1:0");
@@ -125,14 +118,12 @@ fn a_second_exporter_on_the_same_storage_path_is_refused() {
         stderr.contains("is in use by another deadman process"),
         "{stderr}"
     );
-    common::binary::signal(&first, "TERM");
-    assert_eq!(wait(&mut first), Some(0));
+    stop_cleanly(&mut first, "TERM");
 }
 
 #[test]
 fn a_corrupt_database_is_refused_naming_the_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("write config");
+    let dir = dir_with_config(CONFIG);
     std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
     let db = dir.path().join("data/deadman.db");
     std::fs::write(&db, b"this is not a database, but it was once important").expect("write");

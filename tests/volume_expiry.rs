@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{series, TestServer};
 
 /// 2026-06-10T00:00:00Z; in London that is 01:00 BST.
 const DAY: f64 = 1_781_049_600.0;
@@ -43,10 +43,6 @@ min_records = 10
 window = "24h"
 "#;
 
-fn series(name: &str, check: &str) -> String {
-    format!("{name}{{check=\"{check}\"}}")
-}
-
 async fn start_at(wall: f64) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(wall));
@@ -72,24 +68,12 @@ async fn two_hundred_orders_by_nine_am_with_exact_windows_across_restarts() {
     assert_eq!(server.post("/ping/orders/fail?records=5").await.status, 200);
 
     let m = server.scrape().await;
-    assert_eq!(
-        m.value(&series("deadman_check_window_records", "orders")),
-        155.0
-    );
-    assert_eq!(
-        m.value(&series("deadman_check_window_min_records", "orders")),
-        200.0
-    );
-    assert_eq!(
-        m.value(&series("deadman_check_window_max_records", "orders")),
-        5000.0
-    );
+    assert_eq!(m.of("deadman_check_window_records", "orders"), 155.0);
+    assert_eq!(m.of("deadman_check_window_min_records", "orders"), 200.0);
+    assert_eq!(m.of("deadman_check_window_max_records", "orders"), 5000.0);
     // 09:00 BST = 08:00 UTC.
     assert_eq!(
-        m.value(&series(
-            "deadman_check_window_due_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_window_due_timestamp_seconds", "orders"),
         DAY + 8.0 * 3600.0
     );
 
@@ -99,22 +83,16 @@ async fn two_hundred_orders_by_nine_am_with_exact_windows_across_restarts() {
         server
             .scrape()
             .await
-            .value(&series("deadman_check_window_records", "orders")),
+            .of("deadman_check_window_records", "orders"),
         155.0
     );
 
     // Local midnight (23:00 UTC) starts a new window, due tomorrow 09:00.
     server.advance(22.0 * 3600.0);
     let m = server.scrape().await;
+    assert_eq!(m.of("deadman_check_window_records", "orders"), 0.0);
     assert_eq!(
-        m.value(&series("deadman_check_window_records", "orders")),
-        0.0
-    );
-    assert_eq!(
-        m.value(&series(
-            "deadman_check_window_due_timestamp_seconds",
-            "orders"
-        )),
+        m.of("deadman_check_window_due_timestamp_seconds", "orders"),
         DAY + 86_400.0 + 8.0 * 3600.0
     );
 }
@@ -124,15 +102,9 @@ async fn rolling_window_is_not_due_before_it_was_observed_in_full() {
     let server = start_at(DAY).await;
     assert_eq!(server.post("/ping/contacts?records=4").await.status, 200);
     let m = server.scrape().await;
+    assert_eq!(m.of("deadman_check_window_records", "contacts"), 4.0);
     assert_eq!(
-        m.value(&series("deadman_check_window_records", "contacts")),
-        4.0
-    );
-    assert_eq!(
-        m.value(&series(
-            "deadman_check_window_due_timestamp_seconds",
-            "contacts"
-        )),
+        m.of("deadman_check_window_due_timestamp_seconds", "contacts"),
         DAY + 86_400.0
     );
     assert!(m
@@ -140,10 +112,7 @@ async fn rolling_window_is_not_due_before_it_was_observed_in_full() {
         .is_none());
     server.advance(86_400.0 + 1.0);
     let m = server.scrape().await;
-    assert_eq!(
-        m.value(&series("deadman_check_window_records", "contacts")),
-        0.0
-    );
+    assert_eq!(m.of("deadman_check_window_records", "contacts"), 0.0);
 }
 
 #[tokio::test]

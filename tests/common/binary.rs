@@ -95,6 +95,27 @@ pub fn run_once(dir: &std::path::Path, listen: &str) -> std::process::Output {
         .expect("deadman runs")
 }
 
+/// A temp dir holding `deadman.toml` with `config`.
+pub fn dir_with_config(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("deadman.toml"), config).expect("write config");
+    dir
+}
+
+/// One request without a body; returns the raw response.
+pub fn send(address: &str, method: &str, path: &str) -> String {
+    http(
+        address,
+        &format!("{method} {path} HTTP/1.1\nHost: x\nConnection: close\nContent-Length: 0\n\n"),
+    )
+}
+
+/// Sends `signal_name` and asserts a clean exit 0.
+pub fn stop_cleanly(child: &mut Child, signal_name: &str) {
+    signal(child, signal_name);
+    assert_eq!(wait(child), Some(0), "deadman did not exit cleanly");
+}
+
 /// Polls `/-/ready` until it answers 200.
 pub fn wait_ready(address: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -230,6 +230,11 @@ pub async fn request(
     }
 }
 
+/// `name{check="<check>"}`, the way the exposition writes it.
+pub fn series(name: &str, check: &str) -> String {
+    format!("{name}{{check=\"{check}\"}}")
+}
+
 /// A parsed scrape: series text (`name{labels}`) → value.
 pub struct Metrics {
     pub series: HashMap<String, f64>,
@@ -264,6 +269,11 @@ impl Metrics {
     pub fn value(&self, series: &str) -> f64 {
         self.get(series)
             .unwrap_or_else(|| panic!("no series {series} in scrape:\n{}", self.text))
+    }
+
+    /// The value of `name{check="<check>"}`.
+    pub fn of(&self, name: &str, check: &str) -> f64 {
+        self.value(&series(name, check))
     }
 
     /// Every series line mentioning this check.
