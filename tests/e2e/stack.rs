@@ -218,19 +218,41 @@ impl Stack {
 
     /// Waits for the first notification of `alertname` (for `check`) with
     /// `status`; returns its arrival time.
-    pub(crate) fn wait_notification(
+    /// Waits for the first `status` notification of `alertname` (for
+    /// `check`), and fails unless it arrived within `bound` seconds of
+    /// `since`. Returns it with its latency.
+    pub(crate) fn expect_notification(
         &self,
         alertname: &str,
         check: Option<&str>,
         status: &str,
-        timeout: Duration,
-    ) -> Received {
+        since: Instant,
+        bound: f64,
+    ) -> (Received, f64) {
         let what = format!("a {status} {alertname} notification for check {check:?}");
-        self.wait_for(&what, timeout, || {
+        let received = self.wait_for(&what, Duration::from_secs_f64(bound + 30.0), || {
             self.received_for(alertname, check, status)
                 .into_iter()
                 .next()
-        })
+        });
+        let latency = received.at.saturating_duration_since(since).as_secs_f64();
+        self.check(latency <= bound, || {
+            format!("{what} took {latency:.2}s, more than {bound:.1}s")
+        });
+        (received, latency)
+    }
+
+    /// Fails unless `received` carries every (label, value) in `wants`.
+    pub(crate) fn expect_labels(&self, received: &Received, wants: &[(&str, &str)]) {
+        for (label, want) in wants {
+            let got = received.labels.get(*label).and_then(Value::as_str);
+            self.check(got == Some(*want), || {
+                format!(
+                    "notification {:?}: label {label} is {got:?}, want {want:?}",
+                    received.labels
+                )
+            });
+        }
     }
 }
 
