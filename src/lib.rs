@@ -6,14 +6,16 @@
 //!
 //! # Layout
 //!
-//! * [`config`] — the TOML file, raw → validated [`config::Config`].
+//! * [`config`] — the TOML file, raw → validated [`config::Config`]
+//!   (field parsers and the volume/expiry sections in its submodules).
+//! * [`clock`] — wall and monotonic time, injectable for tests.
 //! * [`schedule`] — `every` / cron + time zone → deadlines (pure).
 //! * [`expect`] — volume windows and expiries (pure).
 //! * [`ping`] — an HTTP request → a [`ping::Ping`] event (pure).
 //! * [`state`] — per-check state and how a ping changes it (pure).
 //! * [`store`] — the storage seam, with [`sqlite`] the durable store under it;
-//!   [`writer`] — the group-commit thread that
-//!   is the only writer of both store and state.
+//!   [`writer`] — the group-commit thread that is the only writer of both
+//!   store and state, and the only reader of the store after startup.
 //! * [`metrics`] — self-metrics and scrape rendering; [`exposition`] — the
 //!   per-check families, written at scrape time from config and state.
 //! * [`http`] — routing and handlers; [`landing`] — the `/` page;
