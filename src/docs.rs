@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::config::{Check, Config};
-use crate::expect::Window;
-use crate::landing::{escape_html, format_timestamp};
-use crate::schedule::Schedule;
-use crate::state::CheckState;
+use crate::model::expectations::Window;
+use crate::model::schedule::Schedule;
+use crate::model::CheckState;
+use crate::text::{escape_html, format_timestamp};
 
 /// "1 hour 30 minutes", "14 days", "45 seconds".
 pub fn plain_duration(d: Duration) -> String {
@@ -126,7 +126,7 @@ fn rows(check: &Check, state: Option<&CheckState>, now: f64) -> Vec<(&'static st
     rows.push(("Runbook", or_unset(&check.runbook)));
     rows.push(("Ping URL", format!("/ping/{}", check.name)));
     if let Some(s) = state {
-        let deadline = check.deadline(s);
+        let deadline = s.deadline(&check.schedule, check.grace);
         rows.push(("State now", s.status(deadline, now).as_str().to_string()));
         rows.push(("Last success", format_timestamp(s.last_success)));
         rows.push(("Deadline", format_timestamp(deadline)));
@@ -157,7 +157,7 @@ pub fn markdown(config: &Config, states: Option<&HashMap<String, CheckState>>, n
         let state = states.and_then(|s| s.get(&check.name));
         let status = state
             .map(|s| {
-                let deadline = check.deadline(s);
+                let deadline = s.deadline(&check.schedule, check.grace);
                 s.status(deadline, now).as_str()
             })
             .unwrap_or("unknown");

@@ -1,5 +1,7 @@
-//! Per-check metric families, rendered at scrape time straight from config
-//! and state into the text exposition format.
+//! A scrape's body: the exporter's own metrics from the registry, then the
+//! per-check families, rendered at scrape time straight from config and a
+//! state snapshot into the text exposition format (0.0.4); gzipped when
+//! asked.
 //!
 //! Building them as protobuf `MetricFamily`s through a `Collector` (as the
 //! exporter's own metrics are) costs an allocation per label and per sample:
@@ -9,9 +11,59 @@
 //! reload vanishes from the next scrape and no ping can create a series.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
-use crate::ping::{FailReason, Kind};
-use crate::shared::Shared;
+use flate2::write::GzEncoder;
+use prometheus::{Encoder, Registry, TextEncoder};
+
+use crate::config::Config;
+use crate::model::{FailReason, Kind};
+use crate::state::StateSnapshot;
+
+/// A rendered scrape.
+pub struct Exposition {
+    pub body: Vec<u8>,
+    pub gzipped: bool,
+}
+
+/// Renders the exporter's own and process metrics from `registry`, then
+/// every per-check family. `state` is `None` until the store is loaded:
+/// there is no state to report yet, and exporting zeros would look like
+/// "never succeeded".
+pub fn render(
+    registry: &Registry,
+    config: &Config,
+    state: Option<&StateSnapshot>,
+    now: f64,
+    gzip: bool,
+) -> Result<Exposition, String> {
+    let families = registry.gather();
+    let mut text = Vec::with_capacity(16 * 1024);
+    TextEncoder::new()
+        .encode(&families, &mut text)
+        .map_err(|e| format!("encoding metrics: {e}"))?;
+    let mut checks = String::with_capacity(64 * 1024);
+    write_checks(config, state, now, &mut checks);
+    text.extend_from_slice(checks.as_bytes());
+    if !gzip {
+        return Ok(Exposition {
+            body: text,
+            gzipped: false,
+        });
+    }
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(text.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder
+        .write_all(&text)
+        .and_then(|_| encoder.finish())
+        .map(|body| Exposition {
+            body,
+            gzipped: true,
+        })
+        .map_err(|e| format!("compressing metrics: {e}"))
+}
 
 /// The per-check families, in the order they are written.
 #[derive(Clone, Copy)]
@@ -246,17 +298,12 @@ const REASONS: [FailReason; 7] = [
 ];
 
 /// Appends every per-check family to `out`.
-pub fn write_checks(shared: &Shared, out: &mut String) {
-    let config = shared.config();
+fn write_checks(config: &Config, state: Option<&StateSnapshot>, now: f64, out: &mut String) {
     let mut f = Families::new();
     f.sample(Family::Checks, &[], config.checks.len() as f64);
-    // Before the store is loaded there is no state to report; exporting
-    // zeros would look like "never succeeded".
-    if shared.is_ready() {
-        let now = shared.now().wall;
-        let state = shared.state();
+    if let Some(state) = state {
         for check in config.checks_by_name() {
-            let Some(entry) = state.checks.get(&check.name) else {
+            let Some(entry) = state.get(&check.name) else {
                 continue;
             };
             let s = &entry.state;
@@ -282,7 +329,7 @@ pub fn write_checks(shared: &Shared, out: &mut String) {
             }
             f.sample(Family::LastStart, &id, s.last_start);
             f.sample(Family::LastDuration, &id, s.last_duration);
-            let deadline = check.deadline(s);
+            let deadline = s.deadline(&check.schedule, check.grace);
             f.sample(Family::Deadline, &id, deadline);
             f.sample(Family::RunsInProgress, &id, s.runs.len() as f64);
             f.sample(Family::OldestRunStart, &id, s.oldest_run_start());

@@ -6,42 +6,40 @@
 //!
 //! # Layout
 //!
-//! * [`config`] — the TOML file, raw → validated [`config::Config`]
-//!   (field parsers and the volume/expiry sections in its submodules).
-//! * [`clock`] — wall and monotonic time, injectable for tests.
-//! * [`schedule`] — `every` / cron + time zone → deadlines (pure).
-//! * [`expect`] — volume windows and expiries (pure).
-//! * [`ping`] — an HTTP request → a [`ping::Ping`] event (pure).
-//! * [`state`] — per-check state and how a ping changes it (pure).
-//! * [`store`] — the storage seam, with [`sqlite`] the durable store under it;
-//!   [`writer`] — the group-commit thread that is the only writer of both
-//!   store and state, and the only reader of the store after startup.
-//! * [`metrics`] — self-metrics and scrape rendering; [`exposition`] — the
-//!   per-check families, written at scrape time from config and state.
-//! * [`http`] — routing and handlers; [`landing`] — the `/` page;
-//!   [`docs`] — the `deadman docs` inventory.
-//! * [`server`] — accept loop, limits, graceful shutdown.
-//! * [`shared`] — the `Arc<Shared>` handle all of the above share.
+//! Data flows one way: request → ping event → writer/store → published
+//! state → scrape and pages.
+//!
+//! * [`model`] — the domain, pure: ping kinds and reasons, parsing a ping,
+//!   schedules, check state and deadlines, run ids, volume and expiries.
+//! * [`config`] — the TOML file, raw → validated [`config::Config`];
+//!   [`live_config`] — the config in force and reload (SIGHUP, `/-/reload`).
+//! * [`store`] — the [`store::Store`] seam, SQLite under it, and the
+//!   group-commit [`store::writer`]: the only writer of store and state,
+//!   and the authority on readiness and storage health.
+//! * [`state`] — the published snapshot readers render from without locks.
+//! * [`metrics`] — self-metrics, grouped per subsystem;
+//!   [`exposition`] — a scrape's text, per-check families included.
+//! * [`web`] — accept loop, router, one file per endpoint group.
+//! * [`auth`] — ping tokens; [`docs`] — the `deadman docs` inventory;
+//!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time.
 //!
 //! The binary (`main.rs`) only parses flags, builds a [`Server`] and calls
 //! [`run`]; tests drive [`run`] on port 0.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod docs;
-pub mod expect;
 pub mod exposition;
-pub mod http;
-pub mod landing;
+pub mod live_config;
 pub mod metrics;
-pub mod ping;
-pub mod schedule;
-pub mod server;
-pub mod shared;
-pub mod sqlite;
+pub mod model;
 pub mod state;
 pub mod store;
-pub mod writer;
+mod string_enum;
+pub mod text;
+pub mod version;
+pub mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -53,13 +51,13 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::shared::Shared;
+use crate::live_config::{LiveConfig, ReloadError};
+use crate::metrics::Metrics;
+use crate::store::writer::{self, WriterHandle, WriterParts};
 use crate::store::{Store, StoreError};
+use crate::web::router::App;
 
-/// The crate version, as in `Cargo.toml`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The git revision this binary was built from.
-pub const REVISION: &str = env!("DEADMAN_REVISION");
+pub use crate::version::{REVISION, VERSION};
 
 /// How to run an exporter, besides its config and store.
 pub struct Options {
@@ -73,42 +71,74 @@ pub struct Options {
 
 /// An exporter that has been set up but not yet started serving.
 pub struct Server {
-    /// The state handle; also given to tests and the SIGHUP task.
-    shared: Arc<Shared>,
+    /// Everything the handlers share.
+    app: Arc<App>,
     /// Resolves when the writer has loaded the store (or failed to).
     loaded: oneshot::Receiver<Result<(), StoreError>>,
     /// The writer thread, joined on shutdown so the last batch is on disk.
     writer_thread: JoinHandle<()>,
 }
 
+/// What the binary and tests may do to a running exporter from outside:
+/// ask whether it is ready, and reload its config (SIGHUP).
+#[derive(Clone)]
+pub struct Control {
+    config: LiveConfig,
+    writer: WriterHandle,
+}
+
+impl Control {
+    pub fn is_ready(&self) -> bool {
+        self.writer.is_ready()
+    }
+
+    /// Re-reads the config file, as `POST /-/reload` does. Returns the
+    /// number of configured checks.
+    pub async fn reload(&self) -> Result<usize, ReloadError> {
+        self.config.reload(&self.writer).await
+    }
+}
+
 impl Server {
     /// Starts the writer thread, which loads `store` in the background; until
     /// it has, `/-/ready` and pings answer 503.
     pub fn new(config: Config, options: Options, store: Box<dyn Store>) -> std::io::Result<Server> {
-        let (writer, inbox) = writer::channel();
-        let shared = Arc::new(Shared::new(
+        let metrics = Arc::new(Metrics::new());
+        let config = Arc::new(config);
+        let (publisher, state) = crate::state::channel();
+        let spawned = writer::spawn(WriterParts {
+            store,
+            config: Arc::clone(&config),
+            publisher,
+            metrics: metrics.storage.clone(),
+            clock: Arc::clone(&options.clock),
+        })?;
+        let live = LiveConfig::new(
             config,
             options.config_path,
-            options.telemetry_path,
-            options.clock,
-            writer,
-        ));
-        shared.metrics.reload_successful.set(1);
-        shared
-            .metrics
-            .reload_success_timestamp
-            .set(shared.now().wall);
-        let (loaded_tx, loaded) = oneshot::channel();
-        let writer_thread = writer::spawn(Arc::downgrade(&shared), store, inbox, loaded_tx)?;
+            metrics.reload.clone(),
+            Arc::clone(&options.clock),
+        );
+        let app = Arc::new(App {
+            config: live,
+            state,
+            writer: spawned.handle,
+            metrics,
+            clock: options.clock,
+            telemetry_path: options.telemetry_path,
+        });
         Ok(Server {
-            shared,
-            loaded,
-            writer_thread,
+            app,
+            loaded: spawned.loaded,
+            writer_thread: spawned.thread,
         })
     }
 
-    pub fn shared(&self) -> Arc<Shared> {
-        Arc::clone(&self.shared)
+    pub fn control(&self) -> Control {
+        Control {
+            config: self.app.config.clone(),
+            writer: self.app.writer.clone(),
+        }
     }
 }
 
@@ -137,7 +167,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let Server {
-        shared,
+        app,
         loaded,
         writer_thread,
     } = server;
@@ -146,7 +176,7 @@ pub async fn run(
         match loaded.await {
             Ok(Ok(())) => std::future::pending().await,
             Ok(Err(err)) => err,
-            Err(_) => StoreError("the storage writer exited during startup".into()),
+            Err(_) => StoreError::WriterStopped,
         }
     };
     let mut load_error = None;
@@ -156,51 +186,13 @@ pub async fn run(
             err = load_failure => load_error = Some(err),
         }
     };
-    server::serve(listener, Arc::clone(&shared), stop).await;
+    let writer = app.writer.clone();
+    web::server::serve(listener, app, stop).await;
 
-    shared.writer.stop();
+    writer.stop();
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     match load_error {
         Some(err) => Err(RunError::Load(err)),
         None => Ok(()),
     }
-}
-
-/// Re-reads the config file and applies it if valid. On any error the old
-/// config stays in effect and `deadman_config_last_reload_successful` is 0.
-/// Returns the number of configured checks.
-pub async fn reload(shared: &Shared) -> Result<usize, String> {
-    let _one_at_a_time = shared.reload_lock.lock().await;
-    let path = shared.config_path.clone();
-    let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
-        .await
-        .map_err(|e| format!("reading config: {e}"));
-    let result = match loaded {
-        Ok(Ok(config)) => {
-            let checks = config.checks.len();
-            shared
-                .writer
-                .apply_config(Arc::new(config))
-                .await
-                .map(|()| checks)
-                .map_err(|e| format!("recording the new config in storage: {e}"))
-        }
-        Ok(Err(err)) => Err(format!("{}: {err}", shared.config_path.display())),
-        Err(err) => Err(err),
-    };
-    match &result {
-        Ok(checks) => {
-            shared.metrics.reload_successful.set(1);
-            shared
-                .metrics
-                .reload_success_timestamp
-                .set(shared.now().wall);
-            tracing::info!(checks, "config reloaded");
-        }
-        Err(err) => {
-            shared.metrics.reload_successful.set(0);
-            tracing::error!(error = %err, "config reload failed; keeping the previous config");
-        }
-    }
-    result
 }

@@ -13,7 +13,7 @@ use tracing_subscriber::prelude::*;
 
 use deadman::clock::SystemClock;
 use deadman::config::Config;
-use deadman::sqlite::SqliteStore;
+use deadman::store::SqliteStore;
 use deadman::{Options, Server};
 
 /// Exit codes: success, a config or usage error, a failure at run time.
@@ -291,8 +291,8 @@ fn serve(cli: &Cli) -> ExitCode {
             terminate,
             interrupt,
         } = signals;
-        let shared = server.shared();
-        tokio::spawn(async move { reload_on_sighup(shared, hangup).await });
+        let control = server.control();
+        tokio::spawn(async move { reload_on_sighup(control, hangup).await });
         // With port 0 the kernel picks; log what was actually bound.
         let address = listener.local_addr().unwrap_or(address);
         tracing::info!(
@@ -332,10 +332,10 @@ impl Signals {
     }
 }
 
-async fn reload_on_sighup(shared: Arc<deadman::shared::Shared>, mut hangups: Signal) {
+async fn reload_on_sighup(control: deadman::Control, mut hangups: Signal) {
     while hangups.recv().await.is_some() {
         // Errors are logged and exported by reload itself.
-        let _ = deadman::reload(&shared).await;
+        let _ = control.reload().await;
     }
 }
 

@@ -1,65 +1,64 @@
-//! Metrics: the exporter's own metrics in a registry (with the standard
-//! process collector), and [`render`], which writes them followed by the
-//! per-check families that [`crate::exposition`] builds at scrape time.
+//! The exporter's own metrics, in a registry with the standard process
+//! collector, grouped by the subsystem that updates them: each subsystem is
+//! handed only its group ([`Rejections`] to the ping handler,
+//! [`ReloadGauges`] to the live config, [`StorageMetrics`] to the writer).
+//! The per-check families are not here: [`crate::exposition`] writes them
+//! at scrape time.
 
-use std::io::Write;
-
-use flate2::write::GzEncoder;
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use crate::shared::Shared;
-
-/// Why a ping request was refused; the `reason` label of
-/// `deadman_pings_rejected_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    NotFound,
-    MethodNotAllowed,
-    Unauthorized,
-    BadRequest,
-    PayloadTooLarge,
-    /// Not ready yet, or storage failing (503).
-    Unavailable,
+crate::string_enum! {
+    /// Why a ping request was refused; the `reason` label of
+    /// `deadman_pings_rejected_total`.
+    pub enum Rejection {
+        NotFound = "not_found",
+        MethodNotAllowed = "method_not_allowed",
+        Unauthorized = "unauthorized",
+        BadRequest = "bad_request",
+        PayloadTooLarge = "payload_too_large",
+        /// Not ready yet, or storage failing (503).
+        Unavailable = "unavailable",
+    }
 }
 
-impl Rejection {
-    const ALL: [Rejection; 6] = [
-        Rejection::NotFound,
-        Rejection::MethodNotAllowed,
-        Rejection::Unauthorized,
-        Rejection::BadRequest,
-        Rejection::PayloadTooLarge,
-        Rejection::Unavailable,
-    ];
+/// `deadman_pings_rejected_total`, for the ping handler. Cheap to clone.
+#[derive(Clone)]
+pub struct Rejections {
+    counter: IntCounterVec,
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rejection::NotFound => "not_found",
-            Rejection::MethodNotAllowed => "method_not_allowed",
-            Rejection::Unauthorized => "unauthorized",
-            Rejection::BadRequest => "bad_request",
-            Rejection::PayloadTooLarge => "payload_too_large",
-            Rejection::Unavailable => "unavailable",
-        }
+impl Rejections {
+    pub fn count(&self, why: Rejection) {
+        self.counter.with_label_values(&[why.as_str()]).inc();
     }
+}
+
+/// The reload gauges, for the live config: the one place that sets them.
+#[derive(Clone)]
+pub struct ReloadGauges {
+    pub successful: IntGauge,
+    pub success_timestamp: prometheus::Gauge,
+}
+
+/// What the writer reports about storage.
+#[derive(Clone)]
+pub struct StorageMetrics {
+    pub commit_duration: Histogram,
+    pub commit_batch_size: Histogram,
+    pub errors: IntCounter,
+    pub restored_checks: IntGauge,
 }
 
 /// Exporter self-metrics. Registered once; the handles are cheap clones.
 pub struct Metrics {
-    /// What `/metrics` gathers: these metrics, process metrics, and the
-    /// per-check collector.
+    /// What `/metrics` gathers: these metrics and the process metrics.
     pub registry: Registry,
-    pub pings_rejected: IntCounterVec,
-    pub reload_successful: IntGauge,
-    pub reload_success_timestamp: prometheus::Gauge,
-    pub storage_commit_duration: Histogram,
-    pub storage_commit_batch_size: Histogram,
-    pub storage_errors: IntCounter,
-    pub restored_checks: IntGauge,
+    pub rejections: Rejections,
+    pub reload: ReloadGauges,
+    pub storage: StorageMetrics,
 }
 
 impl Metrics {
@@ -126,7 +125,7 @@ impl Metrics {
         )
         .expect("static metric definition is valid");
         build_info
-            .with_label_values(&[crate::VERSION, crate::REVISION])
+            .with_label_values(&[crate::version::VERSION, crate::version::REVISION])
             .set(1);
 
         let collectors: Vec<Box<dyn Collector>> = vec![
@@ -147,18 +146,20 @@ impl Metrics {
         }
         Metrics {
             registry,
-            pings_rejected,
-            reload_successful,
-            reload_success_timestamp,
-            storage_commit_duration,
-            storage_commit_batch_size,
-            storage_errors,
-            restored_checks,
+            rejections: Rejections {
+                counter: pings_rejected,
+            },
+            reload: ReloadGauges {
+                successful: reload_successful,
+                success_timestamp: reload_success_timestamp,
+            },
+            storage: StorageMetrics {
+                commit_duration: storage_commit_duration,
+                commit_batch_size: storage_commit_batch_size,
+                errors: storage_errors,
+                restored_checks,
+            },
         }
-    }
-
-    pub fn reject(&self, why: Rejection) {
-        self.pings_rejected.with_label_values(&[why.as_str()]).inc();
     }
 }
 
@@ -166,43 +167,4 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// A rendered scrape.
-pub struct Exposition {
-    pub body: Vec<u8>,
-    pub gzipped: bool,
-}
-
-/// Renders the text exposition format (0.0.4): the exporter's own and
-/// process metrics from the registry, then every per-check family; gzipped
-/// when asked.
-pub fn render(shared: &Shared, gzip: bool) -> Result<Exposition, String> {
-    let families = shared.metrics.registry.gather();
-    let mut own = Vec::with_capacity(16 * 1024);
-    TextEncoder::new()
-        .encode(&families, &mut own)
-        .map_err(|e| format!("encoding metrics: {e}"))?;
-    let mut checks = String::with_capacity(64 * 1024);
-    crate::exposition::write_checks(shared, &mut checks);
-    let mut text = own;
-    text.extend_from_slice(checks.as_bytes());
-    if !gzip {
-        return Ok(Exposition {
-            body: text,
-            gzipped: false,
-        });
-    }
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(text.len() / 4),
-        flate2::Compression::fast(),
-    );
-    encoder
-        .write_all(&text)
-        .and_then(|_| encoder.finish())
-        .map(|body| Exposition {
-            body,
-            gzipped: true,
-        })
-        .map_err(|e| format!("compressing metrics: {e}"))
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{TestServer, T0};
-use deadman::sqlite::SqliteStore;
+use deadman::store::SqliteStore;
 use deadman::store::{Batch, HistoryRow, Snapshot, Store, StoreError};
 
 const CONFIG: &str = r#"
@@ -187,7 +187,7 @@ impl Store for FaultyStore {
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError("database or disk is full".into()));
+            return Err(StoreError::Backend("database or disk is full".into()));
         }
         self.inner.commit(batch)
     }
@@ -300,7 +300,7 @@ async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
         Box::new(store),
     )
     .expect("server");
-    let shared = server.shared();
+    let control = server.control();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(deadman::run(listener, server, async {
         let _ = stopped.await;
@@ -309,7 +309,10 @@ async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
     let r = common::request(addr, "GET", "/-/ready", &[], b"").await;
     assert_eq!(
         (r.status, r.text().as_str()),
-        (503, "Not ready: loading stored state.\n")
+        (
+            503,
+            "not ready: still loading stored state; retry shortly\n"
+        )
     );
     let r = common::request(addr, "POST", "/ping/orders", &[], b"").await;
     assert_eq!(r.status, 503);
@@ -326,7 +329,7 @@ async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
 
     release.send(()).expect("release load");
     for _ in 0..200 {
-        if shared.is_ready() {
+        if control.is_ready() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -6,10 +6,10 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use super::error::{invalid, ConfigError};
 use super::fields::{parse_cron, parse_duration, valid_check_name};
-use super::{invalid, ConfigError};
-use crate::expect::{parse_rfc3339, Expiry, ExpiryKind, Volume, Window, MAX_WINDOW};
-use crate::schedule::CronSchedule;
+use crate::model::expectations::{parse_rfc3339, Expiry, ExpiryKind, Volume, Window, MAX_WINDOW};
+use crate::model::schedule::CronSchedule;
 
 const DEFAULT_WARN_BEFORE: Duration = Duration::from_secs(14 * 24 * 3600);
 
@@ -46,7 +46,7 @@ fn count(location: &str, field: &str, value: Option<i64>) -> Result<Option<u64>,
 /// the next fire from weekly samples over two years (104 look-ups whatever
 /// the expression). A gap of G days shows as at least G - 7, so rejecting
 /// waits over 35 days admits no period longer than 42 days, within
-/// [`crate::expect::RECORD_RETENTION`].
+/// [`crate::model::expectations::RECORD_RETENTION`].
 fn longest_period(cron: &CronSchedule) -> f64 {
     let start = parse_rfc3339("2026-01-01T00:00:00Z").unwrap_or(0.0);
     (0..104)

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use super::{invalid, ConfigError, Methods, Severity, Token};
-use crate::schedule::CronSchedule;
+use super::check::{Methods, Severity};
+use super::error::{invalid, ConfigError};
+use crate::auth::Token;
+use crate::model::schedule::CronSchedule;
 
 /// Label names deadman sets itself (or Prometheus attaches), so a check's
 /// static `labels` may not use them.

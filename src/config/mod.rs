@@ -1,26 +1,37 @@
 //! The config file: raw TOML (serde, unknown keys rejected) turned into a
 //! validated [`Config`], with errors that name the check, the field and what
 //! was wrong in a plain sentence.
+//!
+//! * this file — the file's structure, `[defaults]`, and assembling checks;
+//! * [`check`] — the validated [`Check`] and its value types;
+//! * `fields` — one parser per field; `expectations` — `[check.volume]`
+//!   and `[[check.expiry]]`;
+//! * [`error`] — [`ConfigError`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::expect::{Expiry, Volume};
-use crate::schedule::Schedule;
-use crate::state::CheckState;
+use crate::auth::Token;
+use crate::model::schedule::Schedule;
 
+mod check;
+mod error;
 mod expectations;
 mod fields;
-use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
+// Re-exports for users of the module. The files inside `config/` import
+// from each other directly, never through this file, so the module graph
+// has no cycles.
+pub use check::{Check, Methods, Severity, StorageSettings};
+pub use error::ConfigError;
 pub use fields::valid_check_name;
+
+use error::invalid;
+use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
 use fields::{
     load_token, parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity,
     parse_timezone, validate_label, validate_owner,
@@ -44,194 +55,6 @@ pub struct Config {
     /// How much history is kept, and for how long removed checks are kept.
     pub storage: StorageSettings,
 }
-
-impl Check {
-    /// The instant after which this check's silence is an incident, given
-    /// its state.
-    pub fn deadline(&self, state: &CheckState) -> f64 {
-        self.schedule.deadline(state.deadline_base(), self.grace)
-    }
-}
-
-/// `[storage]`: retention of what the store keeps.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StorageSettings {
-    /// Pings kept per check in the history table.
-    pub history: usize,
-    /// How long a check removed from the config keeps its stored state, so
-    /// that re-adding it (e.g. after a botched edit) restores everything.
-    pub retention: Duration,
-}
-
-/// One validated check.
-#[derive(Debug)]
-pub struct Check {
-    /// Unique, URL-safe name used in ping URLs and the `check` label.
-    pub name: String,
-    /// What the integration does, for people reading alerts.
-    pub description: String,
-    /// Who is paged: every check has a named owner.
-    pub owner: String,
-    /// Team for Alertmanager routing; empty when unset.
-    pub team: String,
-    /// Runbook URL; empty when unset.
-    pub runbook: String,
-    /// Routing severity carried into alerts.
-    pub severity: Severity,
-    /// When the check is expected to succeed.
-    pub schedule: Schedule,
-    /// Slack after the expected time before silence is an incident.
-    pub grace: Duration,
-    /// A started run must finish within this, if set.
-    pub max_runtime: Option<Duration>,
-    /// HTTP methods accepted on this check's ping URLs.
-    pub methods: Methods,
-    /// Secret a ping must present, if any.
-    pub token: Option<Token>,
-    /// Static labels exported on `deadman_check_info`.
-    pub labels: BTreeMap<String, String>,
-    /// The system data comes from, e.g. "Shopify" (for the inventory).
-    pub source: String,
-    /// The system data goes to, e.g. "Xero".
-    pub destination: String,
-    /// Which account or app owns the connection: who can reconnect it.
-    pub account: String,
-    /// Steps to recover, for whoever is paged.
-    pub recovery: String,
-    /// Expected records per window, if any.
-    pub volume: Option<Volume>,
-    /// Credentials, API versions, certificates, contracts that expire.
-    pub expiries: Vec<Expiry>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
-    Critical,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "critical" => Some(Severity::Critical),
-            "warning" => Some(Severity::Warning),
-            "info" => Some(Severity::Info),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
-/// The set of accepted HTTP methods (GET, HEAD, POST).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Methods {
-    pub get: bool,
-    pub head: bool,
-    pub post: bool,
-}
-
-impl Methods {
-    pub const ALL: Methods = Methods {
-        get: true,
-        head: true,
-        post: true,
-    };
-
-    pub fn allows(&self, method: &hyper::Method) -> bool {
-        match *method {
-            hyper::Method::GET => self.get,
-            hyper::Method::HEAD => self.head,
-            hyper::Method::POST => self.post,
-            _ => false,
-        }
-    }
-
-    /// The value of an `Allow` header.
-    pub fn allow_header(&self) -> String {
-        let mut names = Vec::new();
-        if self.get {
-            names.push("GET");
-        }
-        if self.head {
-            names.push("HEAD");
-        }
-        if self.post {
-            names.push("POST");
-        }
-        names.join(", ")
-    }
-}
-
-/// A ping secret. Only its SHA-256 digest is kept, so the secret itself is
-/// never in memory longer than loading takes and can never be logged; the
-/// digests are compared in constant time, which also hides the length.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token {
-    digest: [u8; 32],
-}
-
-impl Token {
-    fn new(secret: &str) -> Self {
-        Token {
-            digest: Sha256::digest(secret.as_bytes()).into(),
-        }
-    }
-
-    /// Whether `presented` is this token, in constant time.
-    pub fn matches(&self, presented: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        self.digest.ct_eq(&digest).into()
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-/// Why a config was rejected.
-#[derive(Debug)]
-pub enum ConfigError {
-    /// The file could not be read.
-    Read(PathBuf, std::io::Error),
-    /// Not valid TOML, or a key that does not belong; the message carries
-    /// the parser's line and column.
-    Syntax(String),
-    /// Valid TOML that does not describe a valid config.
-    Invalid {
-        /// `check "name" (line N)`, `check #N (line N)`, `[defaults]` or `[storage]`.
-        location: String,
-        /// The offending key.
-        field: String,
-        /// A plain sentence saying what is wrong.
-        message: String,
-    },
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::Read(path, err) => write!(f, "cannot read {}: {err}", path.display()),
-            ConfigError::Syntax(message) => f.write_str(message.trim_end()),
-            ConfigError::Invalid {
-                location,
-                field,
-                message,
-            } => write!(f, "{location}: {field}: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// The file as written. Checks and `[defaults]` stay as spanned tables here
 /// so their errors can name the check and its line.
@@ -406,14 +229,6 @@ impl LineIndex {
     }
 }
 
-fn invalid(location: &str, field: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        location: location.to_string(),
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
-
 /// Deserializes one table, reporting the path of the key that failed.
 fn deserialize_table<T: for<'de> Deserialize<'de>>(
     table: toml::Table,
@@ -530,27 +345,7 @@ fn validate_check(
     location: &str,
     base_dir: &Path,
 ) -> Result<Check, ConfigError> {
-    let name = match raw.name {
-        None => {
-            return Err(invalid(
-                location,
-                "name",
-                "missing; every check needs a unique name",
-            ))
-        }
-        Some(name) if !valid_check_name(&name) => {
-            return Err(invalid(
-                location,
-                "name",
-                format!(
-                    "{name:?} is not a valid check name; use 1 to 64 characters of a-z, 0-9, \
-                     '_', '.' and '-', starting with a letter or digit"
-                ),
-            ))
-        }
-        Some(name) => name,
-    };
-
+    let name = validate_name(raw.name, location)?;
     let owner = match raw.owner.or_else(|| defaults.owner.clone()) {
         Some(owner) => validate_owner(location, owner)?,
         None => {
@@ -585,36 +380,7 @@ fn validate_check(
         None => defaults.timezone.unwrap_or(Tz::UTC),
     };
 
-    let schedule = match (raw.every, raw.cron) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                location,
-                "every",
-                "set exactly one of \"every\" and \"cron\", not both",
-            ))
-        }
-        (None, None) => {
-            return Err(invalid(
-                location,
-                "every",
-                "missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")",
-            ))
-        }
-        (Some(every), None) => {
-            let period = parse_duration(location, "every", &every)?;
-            if period < Duration::from_secs(1) {
-                return Err(invalid(
-                    location,
-                    "every",
-                    format!("{every:?} is shorter than the minimum of 1s"),
-                ));
-            }
-            Schedule::Every(period)
-        }
-        (None, Some(expr)) => {
-            Schedule::Cron(Box::new(parse_cron(location, "cron", &expr, timezone)?))
-        }
-    };
+    let schedule = validate_schedule(raw.every, raw.cron, timezone, location)?;
 
     let grace = match raw.grace {
         Some(g) => parse_duration(location, "grace", &g)?,
@@ -665,6 +431,63 @@ fn validate_check(
         volume,
         expiries,
     })
+}
+
+/// A check's `name`: present and URL-safe.
+fn validate_name(name: Option<String>, location: &str) -> Result<String, ConfigError> {
+    match name {
+        None => Err(invalid(
+            location,
+            "name",
+            "missing; every check needs a unique name",
+        )),
+        Some(name) if !valid_check_name(&name) => Err(invalid(
+            location,
+            "name",
+            format!(
+                "{name:?} is not a valid check name; use 1 to 64 characters of a-z, 0-9, \
+                     '_', '.' and '-', starting with a letter or digit"
+            ),
+        )),
+        Some(name) => Ok(name),
+    }
+}
+
+/// Exactly one of `every` and `cron` (read in `timezone`).
+fn validate_schedule(
+    every: Option<String>,
+    cron: Option<String>,
+    timezone: Tz,
+    location: &str,
+) -> Result<Schedule, ConfigError> {
+    match (every, cron) {
+        (Some(_), Some(_)) => Err(invalid(
+            location,
+            "every",
+            "set exactly one of \"every\" and \"cron\", not both",
+        )),
+        (None, None) => Err(invalid(
+                location,
+                "every",
+                "missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")",
+            )),
+        (Some(every), None) => {
+            let period = parse_duration(location, "every", &every)?;
+            if period < Duration::from_secs(1) {
+                return Err(invalid(
+                    location,
+                    "every",
+                    format!("{every:?} is shorter than the minimum of 1s"),
+                ));
+            }
+            Ok(Schedule::Every(period))
+        }
+        (None, Some(expr)) => {
+            Ok(Schedule::Cron(Box::new(parse_cron(
+                location, "cron", &expr, timezone,
+            )?)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -724,11 +547,6 @@ token = "other"
             .token
             .as_ref()
             .is_some_and(|t| t.matches("other") && !t.matches("s3cret")));
-    }
-
-    #[test]
-    fn token_debug_is_redacted() {
-        assert_eq!(format!("{:?}", Token::new("hunter2")), "Token(<redacted>)");
     }
 
     #[test]

@@ -19,16 +19,15 @@ use tokio::sync::oneshot;
 
 use deadman::clock::ManualClock;
 use deadman::config::Config;
-use deadman::shared::Shared;
 use deadman::store::Store;
-use deadman::{Options, Server};
+use deadman::{Control, Options, Server};
 
 /// 2026-03-02T09:00:00Z, a Monday.
 pub const T0: f64 = 1_772_442_000.0;
 
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub shared: Arc<Shared>,
+    pub control: Control,
     pub clock: Arc<ManualClock>,
     pub config_path: PathBuf,
     pub dir: tempfile::TempDir,
@@ -38,7 +37,7 @@ pub struct TestServer {
 
 /// The durable store under `dir`.
 pub fn sqlite(dir: &Path) -> Box<dyn Store> {
-    Box::new(deadman::sqlite::SqliteStore::open(&dir.join("data")).expect("open store"))
+    Box::new(deadman::store::SqliteStore::open(&dir.join("data")).expect("open store"))
 }
 
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
@@ -91,14 +90,14 @@ impl TestServer {
             store(dir.path()),
         )
         .expect("server");
-        let shared = server.shared();
+        let control = server.control();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(deadman::run(listener, server, async {
             let _ = stopped.await;
         }));
         let mut ts = TestServer {
             addr,
-            shared,
+            control,
             clock,
             config_path,
             dir,
@@ -111,7 +110,7 @@ impl TestServer {
 
     pub async fn wait_ready(&mut self) {
         for _ in 0..500 {
-            if self.shared.is_ready() {
+            if self.control.is_ready() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

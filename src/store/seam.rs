@@ -1,16 +1,8 @@
-//! The seam between deadman's in-memory state and durable storage.
-//!
-//! Memory is the serving copy (scrapes and the landing page read only
-//! memory, so they keep working while storage is failing); the store is the
-//! record. The single writer thread ([`crate::writer`]) is the only caller:
-//! it loads a [`Snapshot`] once at startup and then commits one [`Batch`]
-//! per group of pings, publishing a change to memory only after the store
-//! has made it durable.
+//! The seam between deadman's in-memory state and durable storage: the
+//! [`Store`] trait and everything that crosses it.
 
-use std::fmt;
-
-use crate::ping::{FailReason, Kind};
-use crate::state::CheckState;
+use super::error::StoreError;
+use crate::model::{CheckState, FailReason, Kind};
 
 /// Durable storage for check state. Implementations must make [`Store::commit`]
 /// atomic and durable: when it returns `Ok`, the batch survives a crash.
@@ -80,7 +72,7 @@ pub struct Batch {
     /// History rows kept per check (from `[storage] history`).
     pub history_limit: usize,
     /// Maintenance: forget rids older than this, except each check's newest
-    /// [`crate::state::RID_MIN_COUNT`].
+    /// [`crate::model::recent_rids::RID_MIN_COUNT`].
     pub prune_rids_before: Option<f64>,
     /// Records reported in this batch by checks with a volume expectation.
     pub record_events: Vec<RecordEvent>,
@@ -99,18 +91,6 @@ impl Batch {
             && self.prune_record_events_before.is_none()
     }
 }
-
-/// A storage failure, as a sentence for logs, `/-/healthy` and 503 bodies.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// Keeps nothing: state lives only as long as the process. For tests and
 /// for `--storage.path=""`-style ephemeral runs.

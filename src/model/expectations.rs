@@ -3,12 +3,11 @@
 //! The types and the window arithmetic live here, pure (time comes in as an
 //! argument); their config is validated in `config::expectations`.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::DateTime;
 
-use crate::schedule::CronSchedule;
+use super::schedule::CronSchedule;
 
 /// The longest rolling window, and the longest calendar period accepted.
 pub const MAX_WINDOW: Duration = Duration::from_secs(35 * 24 * 3600);
@@ -51,12 +50,7 @@ pub struct WindowView {
 impl Volume {
     /// The window at `now` for a check first configured at `first_configured`,
     /// counting `events` (time, records), oldest first.
-    pub fn view(
-        &self,
-        events: &VecDeque<(f64, u64)>,
-        first_configured: f64,
-        now: f64,
-    ) -> WindowView {
+    pub fn view(&self, events: &RecordEvents, first_configured: f64, now: f64) -> WindowView {
         let (start, due) = match &self.window {
             Window::Rolling(length) => {
                 // Due once a whole window has been observed, so that a new
@@ -80,12 +74,7 @@ impl Volume {
                 (start, due_at.unwrap_or(f64::INFINITY))
             }
         };
-        let records = events
-            .iter()
-            .rev()
-            .take_while(|(at, _)| *at >= start)
-            .map(|(_, n)| n)
-            .sum();
+        let records = events.since(start);
         WindowView {
             records,
             start,
@@ -104,10 +93,58 @@ impl Volume {
     }
 }
 
-/// Drops events older than `horizon`.
-pub fn prune_events(events: &mut VecDeque<(f64, u64)>, horizon: f64) {
-    while events.front().is_some_and(|(at, _)| *at < horizon) {
-        events.pop_front();
+/// (time, records) of the pings of one check that reported records, oldest
+/// first, kept for as long as its volume window needs them.
+///
+/// A persistent vector: the writer publishes a new snapshot of every check
+/// after each commit, and cloning this is O(1) whatever its length, so
+/// readers keep their copy while the writer appends to its own.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordEvents {
+    events: imbl::Vector<(f64, u64)>,
+}
+
+impl RecordEvents {
+    pub fn push(&mut self, at: f64, records: u64) {
+        self.events.push_back((at, records));
+    }
+
+    /// Records reported at or after `start`.
+    pub fn since(&self, start: f64) -> u64 {
+        self.events
+            .iter()
+            .rev()
+            .take_while(|(at, _)| *at >= start)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Drops events older than `horizon`.
+    pub fn prune(&mut self, horizon: f64) {
+        while self.events.front().is_some_and(|(at, _)| *at < horizon) {
+            self.events.pop_front();
+        }
+    }
+
+    /// When the oldest kept event was reported.
+    pub fn oldest(&self) -> Option<f64> {
+        self.events.front().map(|(at, _)| *at)
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+impl FromIterator<(f64, u64)> for RecordEvents {
+    fn from_iter<I: IntoIterator<Item = (f64, u64)>>(events: I) -> Self {
+        RecordEvents {
+            events: events.into_iter().collect(),
+        }
     }
 }
 
@@ -124,33 +161,13 @@ pub struct Expiry {
     pub warn_before: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExpiryKind {
-    Credential,
-    ApiVersion,
-    Certificate,
-    Contract,
-}
-
-impl ExpiryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExpiryKind::Credential => "credential",
-            ExpiryKind::ApiVersion => "api_version",
-            ExpiryKind::Certificate => "certificate",
-            ExpiryKind::Contract => "contract",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            ExpiryKind::Credential,
-            ExpiryKind::ApiVersion,
-            ExpiryKind::Certificate,
-            ExpiryKind::Contract,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+crate::string_enum! {
+    /// What kind of thing expires; the `kind` label of the expiry series.
+    pub enum ExpiryKind {
+        Credential = "credential",
+        ApiVersion = "api_version",
+        Certificate = "certificate",
+        Contract = "contract",
     }
 }
 
@@ -184,12 +201,13 @@ mod tests {
     #[test]
     fn two_hundred_orders_by_nine_am() {
         let v = calendar("0 0 * * *", "0 9 * * *", Tz::Europe__London);
-        let events: VecDeque<(f64, u64)> = [
+        let events: RecordEvents = [
             (utc("2026-06-09T22:00:00Z"), 500), // yesterday (23:00 BST)
             (utc("2026-06-10T05:00:00Z"), 120),
             (utc("2026-06-10T07:30:00Z"), 30),
         ]
-        .into();
+        .into_iter()
+        .collect();
         let view = v.view(&events, 0.0, utc("2026-06-10T08:30:00Z"));
         assert_eq!(view.records, 150);
         assert_eq!(view.start, utc("2026-06-09T23:00:00Z")); // local midnight, BST
@@ -200,11 +218,11 @@ mod tests {
     fn calendar_window_across_spring_forward() {
         // 2026-03-29, London: local midnight is 00:00 GMT, 09:00 is 08:00 UTC.
         let v = calendar("0 0 * * *", "0 9 * * *", Tz::Europe__London);
-        let view = v.view(&VecDeque::new(), 0.0, utc("2026-03-29T12:00:00Z"));
+        let view = v.view(&RecordEvents::default(), 0.0, utc("2026-03-29T12:00:00Z"));
         assert_eq!(view.start, utc("2026-03-29T00:00:00Z"));
         assert_eq!(view.due, utc("2026-03-29T08:00:00Z"));
         // The day before, 09:00 GMT.
-        let view = v.view(&VecDeque::new(), 0.0, utc("2026-03-28T12:00:00Z"));
+        let view = v.view(&RecordEvents::default(), 0.0, utc("2026-03-28T12:00:00Z"));
         assert_eq!(view.due, utc("2026-03-28T09:00:00Z"));
     }
 
@@ -212,14 +230,18 @@ mod tests {
     fn new_check_is_due_from_the_next_full_period() {
         let v = calendar("0 0 * * *", "0 9 * * *", Tz::UTC);
         let configured = utc("2026-06-10T10:00:00Z");
-        let view = v.view(&VecDeque::new(), configured, utc("2026-06-10T11:00:00Z"));
+        let view = v.view(
+            &RecordEvents::default(),
+            configured,
+            utc("2026-06-10T11:00:00Z"),
+        );
         assert_eq!(view.due, utc("2026-06-11T09:00:00Z"));
     }
 
     #[test]
     fn weekly_calendar_window_is_due_mid_period() {
         let v = calendar("0 0 * * 1", "0 12 * * 5", Tz::UTC); // Monday to Friday noon
-        let view = v.view(&VecDeque::new(), 0.0, utc("2026-06-10T11:00:00Z")); // a Wednesday
+        let view = v.view(&RecordEvents::default(), 0.0, utc("2026-06-10T11:00:00Z")); // a Wednesday
         assert_eq!(view.start, utc("2026-06-08T00:00:00Z"));
         assert_eq!(view.due, utc("2026-06-12T12:00:00Z"));
     }
@@ -231,12 +253,12 @@ mod tests {
             max_records: Some(100),
             window: Window::Rolling(Duration::from_secs(3600)),
         };
-        let events: VecDeque<(f64, u64)> = [(100.0, 5), (4000.0, 7), (7000.0, 1)].into();
+        let events: RecordEvents = [(100.0, 5), (4000.0, 7), (7000.0, 1)].into_iter().collect();
         let view = v.view(&events, 50.0, 7200.0);
         assert_eq!(view.records, 8);
         assert_eq!(view.due, 3650.0);
         let mut events = events;
-        prune_events(&mut events, v.horizon(7200.0));
+        events.prune(v.horizon(7200.0));
         assert_eq!(events.len(), 2);
     }
 }

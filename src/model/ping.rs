@@ -3,92 +3,15 @@
 
 use std::fmt;
 
+use super::expectations::parse_rfc3339;
+use super::kind::{FailReason, Kind};
+
 /// Longest run message kept; longer ones are cut at a character boundary.
 pub const MAX_MESSAGE_BYTES: usize = 10 * 1024;
 /// Largest request body accepted; more is a 413.
 pub const MAX_BODY_BYTES: usize = 100 * 1024;
 /// Longest accepted run id.
 pub const MAX_RID_CHARS: usize = 64;
-
-/// What a ping says happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Success,
-    Fail,
-    Start,
-    Log,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Success, Kind::Fail, Kind::Start, Kind::Log];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Success => "success",
-            Kind::Fail => "fail",
-            Kind::Start => "start",
-            Kind::Log => "log",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// Position in per-kind counter arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// Why a run failed. A closed set, so input can never create new series.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailReason {
-    Auth,
-    RateLimit,
-    Timeout,
-    Upstream,
-    Validation,
-    Other,
-    /// Reported through `/ping/{check}/{1-255}`.
-    ExitCode,
-}
-
-impl FailReason {
-    pub const ALL: [FailReason; 7] = [
-        FailReason::Auth,
-        FailReason::RateLimit,
-        FailReason::Timeout,
-        FailReason::Upstream,
-        FailReason::Validation,
-        FailReason::Other,
-        FailReason::ExitCode,
-    ];
-
-    /// The reasons a client may name with `?reason=`.
-    const REPORTABLE: &'static str = "auth, rate_limit, timeout, upstream, validation, other";
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailReason::Auth => "auth",
-            FailReason::RateLimit => "rate_limit",
-            FailReason::Timeout => "timeout",
-            FailReason::Upstream => "upstream",
-            FailReason::Validation => "validation",
-            FailReason::Other => "other",
-            FailReason::ExitCode => "exit_code",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<FailReason> {
-        FailReason::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// Position in per-reason counter arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// One accepted-for-processing ping, before idempotency is checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,7 +118,7 @@ impl Params {
                 "expires.{name} is given more than once; send it once"
             )));
         }
-        let at = crate::expect::parse_rfc3339(value).ok_or_else(|| {
+        let at = parse_rfc3339(value).ok_or_else(|| {
             bad(format!(
                 "expires.{name} must be an RFC 3339 time such as 2027-01-15T00:00:00Z, not {value:?}"
             ))
@@ -423,13 +346,6 @@ fn truncate_message(mut message: String) -> String {
     message
 }
 
-/// The `token` query parameter, for webhook tools that cannot set headers.
-pub fn query_token(query: Option<&str>) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(key, _)| key == "token")
-        .map(|(_, value)| value.into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,12 +535,5 @@ mod tests {
             ..Default::default()
         });
         assert!(clash.is_err());
-    }
-
-    #[test]
-    fn token_from_query() {
-        assert_eq!(query_token(Some("a=1&token=s%2Fx")), Some("s/x".into()));
-        assert_eq!(query_token(Some("a=1")), None);
-        assert_eq!(query_token(None), None);
     }
 }

@@ -3,43 +3,51 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, SecondsFormat};
+use super::response::{html, HttpResponse};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::live_config::LiveConfig;
+use crate::state::{StateHandle, StateSnapshot};
+use crate::store::writer::WriterHandle;
+use crate::text::{escape_html, format_timestamp};
+use crate::version::{REVISION, VERSION};
 
-use crate::shared::Shared;
-
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// `GET /`.
+pub fn handle(
+    config: &LiveConfig,
+    state: &StateHandle,
+    writer: &WriterHandle,
+    clock: &dyn Clock,
+    telemetry_path: &str,
+) -> HttpResponse {
+    let ready = writer.is_ready();
+    let snapshot = state.snapshot();
+    let config = config.current();
+    let fault = writer.storage_fault();
+    let page = Page {
+        config: &config,
+        state: ready.then_some(snapshot.as_ref()),
+        storage_fault: fault.as_deref(),
+        telemetry_path,
+        now: clock.now().wall,
+    };
+    html(render(&page))
 }
 
-/// RFC 3339 UTC, or "never" for 0.
-pub fn format_timestamp(seconds: f64) -> String {
-    if seconds <= 0.0 {
-        return "never".into();
-    }
-    if !seconds.is_finite() {
-        return "none".into();
-    }
-    DateTime::from_timestamp(seconds as i64, 0)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_else(|| "invalid".into())
+/// What the page shows.
+struct Page<'a> {
+    config: &'a Config,
+    /// `None` while stored state is still loading.
+    state: Option<&'a StateSnapshot>,
+    storage_fault: Option<&'a str>,
+    telemetry_path: &'a str,
+    now: f64,
 }
 
-pub fn render(shared: &Shared) -> String {
-    let config = shared.config();
-    let now = shared.now().wall;
-    let metrics_path = escape_html(&shared.telemetry_path);
+fn render(page: &Page<'_>) -> String {
+    let config = page.config;
+    let now = page.now;
+    let metrics_path = escape_html(page.telemetry_path);
     let mut html = String::with_capacity(4096 + config.checks.len() * 400);
     let _ = write!(
         html,
@@ -50,17 +58,20 @@ pub fn render(shared: &Shared) -> String {
          </head><body>\n<h1>deadman</h1>\n<p>A dead-man's-switch exporter, version {} ({}). \
          <a href=\"{metrics_path}\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · \
          <a href=\"/-/ready\">Readiness</a></p>\n",
-        crate::VERSION,
-        crate::REVISION
+        VERSION, REVISION
     );
-    if !shared.is_ready() {
-        html.push_str("<p><strong>Loading stored state…</strong></p>\n");
+    if page.state.is_none() {
+        let _ = writeln!(
+            html,
+            "<p><strong>{}</strong></p>",
+            escape_html(super::response::NOT_READY)
+        );
     }
-    if let Some(fault) = shared.storage_fault() {
+    if let Some(fault) = page.storage_fault {
         let _ = writeln!(
             html,
             "<p><strong>Storage is failing; pings are refused with 503:</strong> {}</p>",
-            escape_html(&fault)
+            escape_html(fault)
         );
     }
     let _ = writeln!(
@@ -69,12 +80,11 @@ pub fn render(shared: &Shared) -> String {
          <th>Schedule</th><th>Last success</th><th>Deadline</th><th>Runbook</th></tr>",
         config.checks.len()
     );
-    let state = shared.state();
     for check in &config.checks {
-        let Some(entry) = state.checks.get(&check.name) else {
+        let Some(entry) = page.state.and_then(|state| state.get(&check.name)) else {
             continue;
         };
-        let deadline = check.deadline(&entry.state);
+        let deadline = entry.state.deadline(&check.schedule, check.grace);
         let status = entry.state.status(deadline, now).as_str();
         let name = escape_html(&check.name);
         let runbook = if check.runbook.is_empty() {
@@ -97,23 +107,4 @@ pub fn render(shared: &Shared) -> String {
     }
     html.push_str("</table>\n</body></html>\n");
     html
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape_html(r#"<a href="x">&'"#),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(format_timestamp(0.0), "never");
-        assert_eq!(format_timestamp(1_800_000_000.5), "2027-01-15T08:00:00Z");
-    }
 }

@@ -11,7 +11,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::shared::Shared;
+use super::router::{route, App};
 
 /// Open connections at most; further clients wait in the kernel's accept
 /// queue rather than exhausting file descriptors.
@@ -24,7 +24,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves HTTP/1.1 (with keep-alive) until `shutdown` completes, then stops
 /// accepting and lets requests in flight finish, for at most `DRAIN_TIMEOUT`.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
@@ -49,9 +49,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: impl Fu
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let conn_shared = Arc::clone(&shared);
-        let service =
-            service_fn(move |req| crate::http::handle(Arc::clone(&conn_shared), req, remote));
+        let conn_app = Arc::clone(&app);
+        let service = service_fn(move |req| route(Arc::clone(&conn_app), req, remote));
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)

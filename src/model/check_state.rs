@@ -1,0 +1,297 @@
+//! Per-check state and how a ping changes it. Pure: time comes in as a
+//! [`Stamp`], so every transition is unit-tested without a clock.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::kind::{FailReason, Kind};
+use super::ping::Ping;
+use super::schedule::Schedule;
+use crate::clock::Stamp;
+
+/// Unfinished runs kept per check; a job that only ever pings `/start`
+/// (crashing before it finishes) must not grow memory without bound.
+pub const MAX_RUNS_IN_PROGRESS: usize = 64;
+
+/// Everything deadman knows about one check. Timestamps are Unix seconds;
+/// 0 means "never", which is also what the metrics export.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CheckState {
+    /// When the check first appeared in the config; the deadline of a check
+    /// that never succeeded counts from here, so it still becomes late.
+    pub first_configured: f64,
+    /// When the check left the config; its state is kept for the retention
+    /// period in case it comes back. `None` while configured.
+    pub removed_at: Option<f64>,
+    pub last_success: f64,
+    pub last_failure: f64,
+    /// Reason of the most recent failure, for alert descriptions.
+    pub last_failure_reason: Option<FailReason>,
+    pub last_start: f64,
+    /// Seconds between the last finished run's start and its finish; 0 when
+    /// no finished run had a start.
+    pub last_duration: f64,
+    /// Started runs not yet finished, oldest first.
+    pub runs: Vec<Run>,
+    /// Accepted pings by [`Kind::index`]; never reset, so they are counters.
+    pub pings: [u64; Kind::COUNT],
+    /// Records reported by success and fail pings.
+    pub records: u64,
+    /// Failures by [`FailReason::index`].
+    pub failures: [u64; FailReason::COUNT],
+    /// Expiries reported by the integration (name → Unix seconds); they
+    /// override the configured `at`.
+    pub expiries: BTreeMap<String, f64>,
+}
+
+/// A started, unfinished run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// The start ping's rid, which a finish ping may name to pair with it.
+    pub rid: Option<String>,
+    /// Wall-clock start, for metrics and for runs restored after a restart.
+    pub started: f64,
+    /// Monotonic start, when the start was seen by this process.
+    pub started_mono: Option<Duration>,
+}
+
+impl CheckState {
+    pub fn new(first_configured: f64) -> Self {
+        CheckState {
+            first_configured,
+            ..Default::default()
+        }
+    }
+
+    /// Applies an accepted (non-duplicate) ping received at `at`.
+    pub fn apply(&mut self, ping: &Ping, at: Stamp) {
+        self.pings[ping.kind.index()] += 1;
+        for (name, expires) in &ping.expiries {
+            self.expiries.insert(name.clone(), *expires);
+        }
+        match ping.kind {
+            Kind::Success => {
+                // max(): pings are stamped on arrival and committed in
+                // batches, so one stamped earlier can be applied later.
+                self.last_success = self.last_success.max(at.wall);
+                self.records += ping.records.unwrap_or(0);
+                self.finish_run(ping.rid.as_deref(), at);
+            }
+            Kind::Fail => {
+                let reason = ping.reason.unwrap_or(FailReason::Other);
+                if at.wall >= self.last_failure {
+                    self.last_failure = at.wall;
+                    self.last_failure_reason = Some(reason);
+                }
+                self.failures[reason.index()] += 1;
+                self.records += ping.records.unwrap_or(0);
+                self.finish_run(ping.rid.as_deref(), at);
+            }
+            Kind::Start => {
+                self.last_start = self.last_start.max(at.wall);
+                if self.runs.len() >= MAX_RUNS_IN_PROGRESS {
+                    self.runs.remove(0);
+                }
+                self.runs.push(Run {
+                    rid: ping.rid.clone(),
+                    started: at.wall,
+                    started_mono: Some(at.mono),
+                });
+            }
+            Kind::Log => {}
+        }
+    }
+
+    /// Pairs a finish with its start: the run with the same rid, else the
+    /// most recent run without a rid (a finish with no rid takes the most
+    /// recent run of any kind). Unpaired finishes leave the duration alone.
+    fn finish_run(&mut self, rid: Option<&str>, at: Stamp) {
+        let position = match rid {
+            Some(rid) => self
+                .runs
+                .iter()
+                .rposition(|r| r.rid.as_deref() == Some(rid))
+                .or_else(|| self.runs.iter().rposition(|r| r.rid.is_none())),
+            None => self.runs.len().checked_sub(1),
+        };
+        let Some(position) = position else { return };
+        let run = self.runs.remove(position);
+        let seconds = match run.started_mono {
+            Some(start) => at.mono.saturating_sub(start).as_secs_f64(),
+            None => (at.wall - run.started).max(0.0),
+        };
+        self.last_duration = seconds;
+    }
+
+    /// Start of the oldest unfinished run, or 0.
+    pub fn oldest_run_start(&self) -> f64 {
+        self.runs
+            .iter()
+            .map(|r| r.started)
+            .min_by(f64::total_cmp)
+            .unwrap_or(0.0)
+    }
+
+    /// Where the deadline counts from.
+    pub fn deadline_base(&self) -> f64 {
+        if self.last_success > 0.0 {
+            self.last_success
+        } else {
+            self.first_configured
+        }
+    }
+
+    /// The instant after which the check's silence is an incident: the one
+    /// place a deadline is derived from state, for scrapes, pages and docs.
+    pub fn deadline(&self, schedule: &Schedule, grace: Duration) -> f64 {
+        schedule.deadline(self.deadline_base(), grace)
+    }
+}
+
+crate::string_enum! {
+    /// A check's condition at a moment, as the landing page shows it. The
+    /// alert rules compute the same from the exported gauges.
+    pub enum Status {
+        /// Never succeeded, and not yet past its first deadline.
+        New = "new",
+        /// Last run succeeded and the deadline has not passed.
+        Up = "up",
+        /// Past its deadline.
+        Late = "late",
+        /// The most recent run failed.
+        Failing = "failing",
+        /// A run is in progress (and nothing worse is true).
+        Running = "running",
+    }
+}
+
+impl CheckState {
+    /// Most telling first: failing (it names a cause, and the Failing alert
+    /// inhibits Late), then late, running, new, up — the same order as the
+    /// dashboards.
+    pub fn status(&self, deadline: f64, now: f64) -> Status {
+        if self.last_failure > self.last_success {
+            Status::Failing
+        } else if now > deadline {
+            Status::Late
+        } else if !self.runs.is_empty() {
+            Status::Running
+        } else if self.last_success == 0.0 {
+            Status::New
+        } else {
+            Status::Up
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(wall: f64) -> Stamp {
+        Stamp {
+            wall,
+            mono: Duration::from_secs_f64(wall - 1000.0),
+        }
+    }
+
+    fn ping(kind: Kind, rid: Option<&str>, records: Option<u64>) -> Ping {
+        Ping {
+            kind,
+            reason: (kind == Kind::Fail).then_some(FailReason::Auth),
+            exit_status: None,
+            records,
+            rid: rid.map(String::from),
+            message: None,
+            expiries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn success_moves_freshness_and_counts_records() {
+        let mut s = CheckState::new(1000.0);
+        assert_eq!(s.deadline_base(), 1000.0);
+        s.apply(&ping(Kind::Success, None, Some(5)), stamp(1010.0));
+        assert_eq!(s.last_success, 1010.0);
+        assert_eq!(s.records, 5);
+        assert_eq!(s.pings, [1, 0, 0, 0]);
+        assert_eq!(s.deadline_base(), 1010.0);
+    }
+
+    #[test]
+    fn failures_and_logs_do_not_move_freshness() {
+        let mut s = CheckState::new(1000.0);
+        s.apply(&ping(Kind::Fail, None, Some(2)), stamp(1010.0));
+        s.apply(&ping(Kind::Log, None, Some(99)), stamp(1011.0));
+        assert_eq!(s.last_success, 0.0);
+        assert_eq!(s.last_failure, 1010.0);
+        assert_eq!(s.last_failure_reason, Some(FailReason::Auth));
+        assert_eq!(s.failures[FailReason::Auth.index()], 1);
+        assert_eq!(s.records, 2, "log records are not counted");
+        assert_eq!(s.deadline_base(), 1000.0);
+    }
+
+    #[test]
+    fn late_arriving_stamp_does_not_move_time_backwards() {
+        let mut s = CheckState::new(1000.0);
+        s.apply(&ping(Kind::Success, None, None), stamp(1020.0));
+        s.apply(&ping(Kind::Success, None, None), stamp(1019.0));
+        assert_eq!(s.last_success, 1020.0);
+    }
+
+    #[test]
+    fn duration_pairs_by_rid_then_most_recent() {
+        let mut s = CheckState::new(1000.0);
+        s.apply(&ping(Kind::Start, Some("a"), None), stamp(1100.0));
+        s.apply(&ping(Kind::Start, Some("b"), None), stamp(1105.0));
+        assert_eq!(s.runs.len(), 2);
+        assert_eq!(s.oldest_run_start(), 1100.0);
+        s.apply(&ping(Kind::Success, Some("a"), None), stamp(1130.0));
+        assert_eq!(s.last_duration, 30.0);
+        assert_eq!(s.runs.len(), 1);
+        s.apply(&ping(Kind::Fail, None, None), stamp(1110.0 + 15.0));
+        assert_eq!(s.last_duration, 20.0, "b ran 1105..1125");
+        assert!(s.runs.is_empty());
+        assert_eq!(s.oldest_run_start(), 0.0);
+    }
+
+    #[test]
+    fn restored_run_uses_wall_clock() {
+        let mut s = CheckState::new(1000.0);
+        s.runs.push(Run {
+            rid: None,
+            started: 1200.0,
+            started_mono: None,
+        });
+        s.apply(&ping(Kind::Success, None, None), stamp(1290.0));
+        assert_eq!(s.last_duration, 90.0);
+    }
+
+    #[test]
+    fn runs_in_progress_are_bounded() {
+        let mut s = CheckState::new(1000.0);
+        for i in 0..(MAX_RUNS_IN_PROGRESS + 10) {
+            s.apply(&ping(Kind::Start, None, None), stamp(1000.0 + i as f64));
+        }
+        assert_eq!(s.runs.len(), MAX_RUNS_IN_PROGRESS);
+        assert_eq!(s.oldest_run_start(), 1010.0);
+    }
+
+    #[test]
+    fn status_worst_first() {
+        let mut s = CheckState::new(1000.0);
+        assert_eq!(s.status(2000.0, 1500.0), Status::New);
+        assert_eq!(s.status(2000.0, 2000.5), Status::Late);
+        s.apply(&ping(Kind::Start, None, None), stamp(1100.0));
+        assert_eq!(s.status(2000.0, 1500.0), Status::Running);
+        s.apply(&ping(Kind::Success, None, None), stamp(1200.0));
+        assert_eq!(s.status(2000.0, 1500.0), Status::Up);
+        s.apply(&ping(Kind::Fail, None, None), stamp(1300.0));
+        assert_eq!(s.status(2000.0, 1500.0), Status::Failing);
+        assert_eq!(
+            s.status(2000.0, 2500.0),
+            Status::Failing,
+            "failing wins over late"
+        );
+    }
+}

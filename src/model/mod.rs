@@ -1,0 +1,22 @@
+//! The domain, pure: no I/O, no locks, no clock (time comes in as an
+//! argument), so every rule is unit-tested beside its code.
+//!
+//! * [`kind`] — what a ping says happened ([`Kind`]) and why a run failed
+//!   ([`FailReason`]).
+//! * [`ping`] — the parts of an HTTP request → a [`Ping`] event.
+//! * [`schedule`] — `every` / cron + time zone → next fires and deadlines.
+//! * [`check_state`] — one check's state, how a ping changes it, its
+//!   deadline and [`Status`].
+//! * [`recent_rids`] — the bounded memory of run ids behind idempotency.
+//! * [`expectations`] — volume windows and expiries.
+
+pub mod check_state;
+pub mod expectations;
+pub mod kind;
+pub mod ping;
+pub mod recent_rids;
+pub mod schedule;
+
+pub use check_state::{CheckState, Run, Status};
+pub use kind::{FailReason, Kind};
+pub use ping::Ping;

@@ -1,0 +1,393 @@
+//! The durable [`Store`]: SQLite in WAL mode with `synchronous=FULL`, so a
+//! committed transaction survives power loss, not just a process crash.
+//!
+//! One file, `deadman.db`, under `--storage.path`, guarded by an exclusive
+//! lock on `lock` beside it so that two exporters can never write the same
+//! state. The schema version is `PRAGMA user_version`; migrations run in
+//! order on open, and a file from a newer deadman is refused.
+//!
+//! This file opens and locks; `schema` migrates and refuses files that are
+//! not ours; `read` loads and decodes; `write` commits a batch.
+
+mod read;
+mod schema;
+mod write;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::error::StoreError;
+use super::seam::{Batch, HistoryRow, Snapshot, Store};
+
+/// The database file's name under `--storage.path`.
+pub const DB_FILE: &str = "deadman.db";
+/// The lock file's name under `--storage.path`.
+pub const LOCK_FILE: &str = "lock";
+
+pub struct SqliteStore {
+    conn: Connection,
+    /// Where the database is, for error messages.
+    path: PathBuf,
+    /// Held for the store's lifetime: the OS releases the lock when the
+    /// process dies, however it dies.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Locks `dir`, opens (or creates) the database and brings its schema up
+    /// to date. Fails with a sentence saying what to do if the directory is in
+    /// use by another deadman, or the file is corrupt or from a newer version.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(StoreError::io(format!(
+            "cannot create storage path {}",
+            dir.display()
+        )))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(StoreError::io(format!(
+                "cannot open {}",
+                lock_path.display()
+            )))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    lock_file: lock_path,
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::io(format!(
+                    "cannot lock {}",
+                    lock_path.display()
+                ))(e))
+            }
+        }
+
+        let path = dir.join(DB_FILE);
+        schema::check_file_size(&path)?;
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::sql("cannot open the database", &path, e))?;
+        let mut store = SqliteStore {
+            conn,
+            path,
+            _lock: lock,
+        };
+        schema::configure(&store.conn, &store.path)?;
+        schema::migrate(&mut store.conn, &store.path)?;
+        Ok(store)
+    }
+
+    /// Reads the stored state without locking or writing, for tools such as
+    /// `deadman docs` that run beside a live exporter (WAL allows readers).
+    pub fn read_snapshot(dir: &Path) -> Result<Snapshot, StoreError> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::Missing { path });
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::sql("cannot open the database", &path, e))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| StoreError::sql("reading the schema version", &path, e))?;
+        if version != schema::MIGRATIONS.len() as i64 {
+            return Err(StoreError::SchemaMismatch {
+                path,
+                version,
+                expected: schema::MIGRATIONS.len() as i64,
+            });
+        }
+        read::load_snapshot(&conn, &path)
+    }
+}
+
+impl Store for SqliteStore {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        read::load_snapshot(&self.conn, &self.path)
+    }
+
+    fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        read::history(&self.conn, &self.path, check, limit)
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        write::commit(&mut self.conn, &self.path, batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::schema::{APPLICATION_ID, MIGRATIONS};
+    use super::*;
+    use crate::model::recent_rids::RID_MIN_COUNT;
+    use crate::model::{CheckState, FailReason, Kind, Run};
+    use crate::store::seam::RidRow;
+
+    fn history(check: &str, at: f64, message: &str) -> HistoryRow {
+        HistoryRow {
+            check: check.into(),
+            at,
+            kind: Kind::Success,
+            rid: None,
+            records: Some(1),
+            reason: None,
+            exit_status: None,
+            message: Some(message.into()),
+            remote_addr: "127.0.0.1".into(),
+            user_agent: Some("curl".into()),
+        }
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut state = CheckState::new(10.5);
+        state.last_success = 20.25;
+        state.last_failure = 21.0;
+        state.last_failure_reason = Some(FailReason::RateLimit);
+        state.pings = [1, 2, 3, 4];
+        state.failures = [1, 2, 3, 4, 5, 6, 7];
+        state.records = 12345;
+        state.runs = vec![Run {
+            rid: Some("r".into()),
+            started: 19.0,
+            started_mono: None,
+        }];
+        {
+            let mut store = SqliteStore::open(dir.path()).expect("open");
+            store
+                .commit(&Batch {
+                    states: vec![("a".into(), state.clone())],
+                    rids: vec![RidRow {
+                        check: "a".into(),
+                        kind: Kind::Fail,
+                        rid: "r1".into(),
+                        at: 20.0,
+                    }],
+                    history_limit: 100,
+                    ..Batch::default()
+                })
+                .expect("commit");
+        }
+        let mut store = SqliteStore::open(dir.path()).expect("reopen");
+        let snapshot = store.load().expect("load");
+        assert_eq!(snapshot.checks, vec![("a".to_string(), state)]);
+        assert_eq!(snapshot.rids.len(), 1);
+        assert_eq!(snapshot.rids[0].kind, Kind::Fail);
+    }
+
+    #[test]
+    fn history_is_bounded_per_check() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        for i in 0..5 {
+            store
+                .commit(&Batch {
+                    history: vec![
+                        history("a", i as f64, &format!("a{i}")),
+                        history("b", i as f64, &format!("b{i}")),
+                    ],
+                    history_limit: 3,
+                    ..Batch::default()
+                })
+                .expect("commit");
+        }
+        let a = store.history("a", 100).expect("history");
+        let messages: Vec<_> = a.iter().filter_map(|h| h.message.clone()).collect();
+        assert_eq!(messages, ["a4", "a3", "a2"]);
+        assert_eq!(store.history("b", 100).expect("history").len(), 3);
+        assert_eq!(store.history("b", 2).expect("history").len(), 2);
+        assert_eq!(a[0], history("a", 4.0, "a4"));
+    }
+
+    #[test]
+    fn second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = SqliteStore::open(dir.path()).expect("open");
+        let err = SqliteStore::open(dir.path())
+            .err()
+            .expect("second open fails");
+        assert!(
+            err.to_string()
+                .contains("is in use by another deadman process"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = SqliteStore::open(dir.path()).expect("open");
+            store
+                .conn
+                .pragma_update(None, "user_version", 99)
+                .expect("set version");
+        }
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("schema version 99, written by a newer deadman"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn garbage_and_truncated_files_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(DB_FILE), vec![7u8; 8192]).expect("write");
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(
+            err.to_string()
+                .contains("is corrupt or not a deadman database"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = SqliteStore::open(dir.path()).expect("open");
+            let states = (0..2000)
+                .map(|i| (format!("check-{i}"), CheckState::new(i as f64)))
+                .collect();
+            store
+                .commit(&Batch {
+                    states,
+                    history_limit: 100,
+                    ..Batch::default()
+                })
+                .expect("commit");
+            store
+                .conn
+                .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+                .expect("checkpoint");
+        }
+        let db = dir.path().join(DB_FILE);
+        let len = std::fs::metadata(&db).expect("metadata").len();
+        let file = OpenOptions::new().write(true).open(&db).expect("open db");
+        file.set_len(len / 2).expect("truncate");
+        drop(file);
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("looks truncated"), "{err}");
+    }
+
+    #[test]
+    fn version_1_database_is_migrated_keeping_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .expect("id");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO checks VALUES ('a', 1, NULL, 2, 0, NULL, 0, 0, 1, 0, 0, 0, 7,
+                 0, 0, 0, 0, 0, 0, 0, '[]')",
+                [],
+            )
+            .expect("v1 row");
+        }
+        let mut store = SqliteStore::open(dir.path()).expect("migrates");
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let snapshot = store.load().expect("load");
+        assert_eq!(snapshot.checks.len(), 1);
+        assert_eq!(snapshot.checks[0].1.records, 7);
+        assert!(snapshot.checks[0].1.expiries.is_empty());
+    }
+
+    #[test]
+    fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
+        let cases = [
+            ("runs", "'not json'", "checks.runs"),
+            ("expiries", "'[1]'", "checks.expiries"),
+            (
+                "last_failure_reason",
+                "'bored'",
+                "checks.last_failure_reason",
+            ),
+        ];
+        for (column, value, named) in cases {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut store = SqliteStore::open(dir.path()).expect("open");
+            store
+                .commit(&Batch {
+                    states: vec![("orders".into(), CheckState::new(1.0))],
+                    history_limit: 100,
+                    ..Batch::default()
+                })
+                .expect("commit");
+            store
+                .conn
+                .execute(&format!("UPDATE checks SET {column} = {value}"), [])
+                .expect("damage a value");
+            let err = store.load().expect_err("refused");
+            assert!(
+                matches!(&err, StoreError::Undecodable { check, column, .. }
+                    if check == "orders" && *column == named),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(&format!("the stored {named} of check \"orders\"")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn crowded_rids_are_pruned_to_the_newest_ten_thousand() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        let rids = (0..RID_MIN_COUNT + 50)
+            .map(|i| RidRow {
+                check: "a".into(),
+                kind: Kind::Success,
+                rid: format!("r{i}"),
+                at: i as f64,
+            })
+            .chain(std::iter::once(RidRow {
+                check: "b".into(),
+                kind: Kind::Success,
+                rid: "old".into(),
+                at: 0.0,
+            }))
+            .collect();
+        store
+            .commit(&Batch {
+                rids,
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+        store
+            .commit(&Batch {
+                prune_rids_before: Some(1e9),
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("prune");
+        let snapshot = store.load().expect("load");
+        let a = snapshot.rids.iter().filter(|r| r.check == "a").count();
+        assert_eq!(a, RID_MIN_COUNT);
+        assert!(
+            snapshot.rids.iter().any(|r| r.check == "b"),
+            "uncrowded check keeps its rids"
+        );
+        assert!(!snapshot.rids.iter().any(|r| r.rid == "r0"));
+    }
+}

@@ -1,0 +1,182 @@
+//! The schema: migrations (`PRAGMA user_version`), the file checks that
+//! refuse a database that is not ours, truncated or from a newer deadman,
+//! and the durability settings (WAL, `synchronous=FULL`).
+
+use std::fs::File;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::store::error::StoreError;
+
+/// Marks the file as ours (`PRAGMA application_id`, "dead" in ASCII).
+pub(super) const APPLICATION_ID: i64 = 0x6465_6164;
+
+/// Schema migrations; `MIGRATIONS[n]` takes `user_version` n to n+1.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE checks (
+        name TEXT PRIMARY KEY,
+        first_configured REAL NOT NULL,
+        removed_at REAL,
+        last_success REAL NOT NULL,
+        last_failure REAL NOT NULL,
+        last_failure_reason TEXT,
+        last_start REAL NOT NULL,
+        last_duration REAL NOT NULL,
+        pings_success INTEGER NOT NULL,
+        pings_fail INTEGER NOT NULL,
+        pings_start INTEGER NOT NULL,
+        pings_log INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        failures_auth INTEGER NOT NULL,
+        failures_rate_limit INTEGER NOT NULL,
+        failures_timeout INTEGER NOT NULL,
+        failures_upstream INTEGER NOT NULL,
+        failures_validation INTEGER NOT NULL,
+        failures_other INTEGER NOT NULL,
+        failures_exit_code INTEGER NOT NULL,
+        -- unfinished runs as JSON [[rid or null, started], ...]; almost always []
+        runs TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE rids (
+        check_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rid TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (check_name, kind, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX rids_by_age ON rids (check_name, at);
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        rid TEXT,
+        records INTEGER,
+        reason TEXT,
+        exit_status INTEGER,
+        message TEXT,
+        remote_addr TEXT NOT NULL,
+        user_agent TEXT
+    );
+    CREATE INDEX history_by_check ON history (check_name, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    "#,
+    // 2: volume windows and expiries.
+    r#"
+    -- reported expiries as JSON {"name": unix seconds}
+    ALTER TABLE checks ADD COLUMN expiries TEXT NOT NULL DEFAULT '{}';
+    -- records reported by pings of checks with a volume expectation, kept
+    -- as long as the longest window needs them
+    CREATE TABLE record_events (
+        check_name TEXT NOT NULL,
+        at REAL NOT NULL,
+        records INTEGER NOT NULL
+    );
+    CREATE INDEX record_events_by_check ON record_events (check_name, at);
+    "#,
+];
+
+pub(super) fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    // Reading the header first turns "not a database" into a clear error
+    // before anything is written.
+    let application_id: i64 = conn
+        .pragma_query_value(None, "application_id", |row| row.get(0))
+        .map_err(|e| StoreError::sql("reading the database header", path, e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| StoreError::sql("reading the schema version", path, e))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(|e| StoreError::sql("reading the schema", path, e))?;
+    if application_id != APPLICATION_ID && !(application_id == 0 && version == 0 && tables == 0) {
+        return Err(StoreError::corrupt(path, "it was not written by deadman"));
+    }
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(|e| StoreError::sql("enabling WAL", path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::WalUnsupported {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    // FULL: the WAL is fsynced at every commit, so an acknowledged ping
+    // survives power loss.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| StoreError::sql("setting synchronous=FULL", path, e))?;
+    Ok(())
+}
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| StoreError::sql("reading the schema version", path, e))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            version,
+            known,
+        });
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn
+            .transaction()
+            .map_err(|e| StoreError::sql("starting a migration", path, e))?;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "application_id", APPLICATION_ID))
+            .and_then(|()| tx.pragma_update(None, "user_version", from as i64 + 1))
+            .and_then(|()| tx.commit())
+            .map_err(|e| {
+                StoreError::sql(
+                    &format!("migrating the schema to version {}", from + 1),
+                    path,
+                    e,
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// A database whose size is not a whole number of pages, or smaller than
+/// its header says, was truncated (a bad copy, a full disk during a
+/// restore): refuse it rather than lose the missing pages silently.
+pub(super) fn check_file_size(path: &Path) -> Result<(), StoreError> {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Ok(()); // a new database
+    };
+    let len = metadata.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut header = [0u8; 100];
+    let read = File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .map(|()| true);
+    if !matches!(read, Ok(true)) || &header[..16] != b"SQLite format 3\0" {
+        return Err(StoreError::corrupt(
+            path,
+            "it does not start with an SQLite header",
+        ));
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(u32::from_be_bytes([
+        header[28], header[29], header[30], header[31],
+    ]));
+    if page_size < 512 || len % page_size != 0 || len < pages * page_size {
+        return Err(StoreError::corrupt(
+            path,
+            &format!(
+                "it is {len} bytes but its header describes {pages} pages of {page_size} bytes; \
+                 it looks truncated"
+            ),
+        ));
+    }
+    Ok(())
+}

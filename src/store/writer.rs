@@ -1,0 +1,328 @@
+//! Group commit: one thread owns the [`Store`]. Handlers send it their ping
+//! and wait; it takes everything that has queued, plans one batch from its
+//! [`WorkingSet`], commits it in one transaction, and only then applies it,
+//! publishes the new state and answers every waiting handler. Throughput
+//! comes from batching, never from weakening durability: a 2xx is sent only
+//! for a ping that is on disk.
+//!
+//! The writer is also the only thing that changes the state, so the
+//! duplicate-rid check and the state it guards can never race, and the one
+//! that knows whether storage is loaded and healthy: [`WriterHandle`]
+//! answers `/-/ready`, `/-/healthy` and the 503s.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::error::StoreError;
+use super::seam::{Batch, HistoryRow, Store};
+use super::working_set::{Outcome, PingJob, WorkingSet};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::StorageMetrics;
+use crate::state::StatePublisher;
+
+/// Most requests folded into one transaction; bounds commit latency.
+const MAX_BATCH: usize = 4096;
+/// How often retention and rid pruning run.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often a failing store is probed when no pings arrive, so that
+/// `/-/healthy` recovers when the fault clears.
+const FAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Request {
+    Ping(PingJob, Reply<Outcome>),
+    /// Make `config` the writer's: record new checks' first-configured
+    /// time, mark removed ones, publish.
+    Apply(Arc<Config>, Reply<()>),
+    /// Read a check's recent pings (the writer owns the store).
+    History(String, usize, Reply<Vec<HistoryRow>>),
+    Stop,
+}
+
+/// What the writer knows about storage that handlers ask about.
+#[derive(Default)]
+struct StorageStatus {
+    /// False until the store is loaded and the config applied; until then
+    /// `/-/ready` and pings answer 503 rather than act on missing state.
+    ready: AtomicBool,
+    /// The last storage error, until a commit succeeds again; reported by
+    /// `/-/healthy` and in 503 bodies.
+    fault: Mutex<Option<String>>,
+}
+
+impl StorageStatus {
+    fn fault(&self) -> Option<String> {
+        self.fault.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_fault(&self, fault: Option<String>) {
+        *self.fault.lock().unwrap_or_else(|e| e.into_inner()) = fault;
+    }
+}
+
+/// The handlers' end of the writer. Cheap to clone.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Request>,
+    status: Arc<StorageStatus>,
+}
+
+impl WriterHandle {
+    /// Whether stored state is loaded: until then nothing may act on state.
+    pub fn is_ready(&self) -> bool {
+        self.status.ready.load(Ordering::Acquire)
+    }
+
+    /// The storage error that is making commits fail, if any.
+    pub fn storage_fault(&self) -> Option<String> {
+        self.status.fault()
+    }
+
+    /// Queues a ping and waits until it is durable (or the store failed).
+    pub async fn ping(&self, job: PingJob) -> Result<Outcome, StoreError> {
+        self.ask(|reply| Request::Ping(job, reply)).await
+    }
+
+    /// Makes `config` the writer's once its changes to the state are
+    /// durable and published.
+    pub async fn apply_config(&self, config: Arc<Config>) -> Result<(), StoreError> {
+        self.ask(|reply| Request::Apply(config, reply)).await
+    }
+
+    /// A check's most recent pings, newest first, including every ping
+    /// acknowledged before this call.
+    pub async fn history(&self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        let check = check.to_string();
+        self.ask(|reply| Request::History(check, limit, reply))
+            .await
+    }
+
+    /// Asks the writer to finish what is queued and exit.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Request::Stop);
+    }
+
+    async fn ask<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(request(reply))
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+/// Everything the writer thread needs, and nothing else.
+pub struct WriterParts {
+    pub store: Box<dyn Store>,
+    /// The config in force at startup; later ones arrive by `apply_config`.
+    pub config: Arc<Config>,
+    pub publisher: StatePublisher,
+    pub metrics: StorageMetrics,
+    /// For the first-configured time of new checks and for pruning.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The running writer: its handle, its thread (joined on shutdown so the
+/// last batch is on disk), and the outcome of loading the store.
+pub struct Spawned {
+    pub handle: WriterHandle,
+    pub thread: JoinHandle<()>,
+    pub loaded: oneshot::Receiver<Result<(), StoreError>>,
+}
+
+/// Starts the writer: it loads the store, applies the initial config,
+/// publishes, marks itself ready and then serves requests.
+pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
+    let (tx, rx) = mpsc::channel();
+    let status = Arc::new(StorageStatus::default());
+    let (loaded_tx, loaded) = oneshot::channel();
+    let mut writer = Writer {
+        store: parts.store,
+        set: WorkingSet::default(),
+        config: parts.config,
+        publisher: parts.publisher,
+        metrics: parts.metrics,
+        clock: parts.clock,
+        status: Arc::clone(&status),
+    };
+    let thread = std::thread::Builder::new()
+        .name("deadman-writer".into())
+        .spawn(move || {
+            let startup = writer.startup();
+            let failed = startup.is_err();
+            let _ = loaded_tx.send(startup);
+            if !failed {
+                writer.serve(&rx);
+            }
+        })?;
+    Ok(Spawned {
+        handle: WriterHandle { tx, status },
+        thread,
+        loaded,
+    })
+}
+
+struct Writer {
+    store: Box<dyn Store>,
+    /// The in-memory copy; changed only by committed batches.
+    set: WorkingSet,
+    /// The config pings are recorded under (history limit, volume checks).
+    config: Arc<Config>,
+    publisher: StatePublisher,
+    metrics: StorageMetrics,
+    clock: Arc<dyn Clock>,
+    status: Arc<StorageStatus>,
+}
+
+impl Writer {
+    fn startup(&mut self) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let snapshot = self.store.load()?;
+        let restored = snapshot.checks.len();
+        self.metrics.restored_checks.set(restored as i64);
+        self.set = WorkingSet::restore(snapshot);
+        self.apply_config(Arc::clone(&self.config))?;
+        self.status.ready.store(true, Ordering::Release);
+        tracing::info!(
+            restored_checks = restored,
+            seconds = started.elapsed().as_secs_f64(),
+            "stored state loaded; ready"
+        );
+        Ok(())
+    }
+
+    fn serve(&mut self, inbox: &mpsc::Receiver<Request>) {
+        let mut last_maintenance = Instant::now();
+        loop {
+            let wait = if self.status.fault().is_some() {
+                FAULT_PROBE_INTERVAL
+            } else {
+                MAINTENANCE_INTERVAL.saturating_sub(last_maintenance.elapsed())
+            };
+            let first = match inbox.recv_timeout(wait) {
+                Ok(request) => Some(request),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            if first.is_none() || last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
+                self.maintenance();
+                last_maintenance = Instant::now();
+            }
+            let Some(first) = first else { continue };
+
+            let mut pings = Vec::new();
+            let mut pending = Some(first);
+            while let Some(request) = pending.take() {
+                match request {
+                    Request::Ping(job, reply) => pings.push((job, reply)),
+                    Request::Apply(config, reply) => {
+                        // Keep order: pings queued before a reload commit first.
+                        self.commit_pings(std::mem::take(&mut pings));
+                        let _ = reply.send(self.apply_config(config));
+                    }
+                    Request::History(check, limit, reply) => {
+                        self.commit_pings(std::mem::take(&mut pings));
+                        let _ = reply.send(self.store.history(&check, limit));
+                    }
+                    Request::Stop => {
+                        self.commit_pings(pings);
+                        return;
+                    }
+                }
+                if pings.len() < MAX_BATCH {
+                    pending = inbox.try_recv().ok();
+                }
+            }
+            self.commit_pings(pings);
+        }
+    }
+
+    /// Plans, commits, applies and publishes a group of pings, then answers
+    /// each with its outcome (or the commit's error).
+    fn commit_pings(&mut self, pings: Vec<(PingJob, Reply<Outcome>)>) {
+        if pings.is_empty() {
+            return;
+        }
+        let (batch, outcomes) = self
+            .set
+            .plan_pings(pings.iter().map(|(job, _)| job), &self.config);
+        let result = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.commit_and_publish(&batch, pings.len())
+        };
+        match result {
+            Ok(()) => {
+                for ((_, reply), outcome) in pings.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(err) => {
+                for (_, reply) in pings {
+                    let _ = reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+
+    /// Commits with metrics and fault tracking; on success applies the
+    /// batch to memory and publishes it.
+    fn commit_and_publish(&mut self, batch: &Batch, requests: usize) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let result = self.store.commit(batch);
+        match &result {
+            Ok(()) => {
+                self.metrics
+                    .commit_duration
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics.commit_batch_size.observe(requests as f64);
+                if self.status.fault().is_some() {
+                    tracing::info!("storage recovered; writes resumed");
+                }
+                self.status.set_fault(None);
+                self.set.apply(batch, &self.config, self.clock.now().wall);
+                self.publisher.publish(self.set.snapshot());
+            }
+            Err(err) => {
+                self.metrics.errors.inc();
+                if self.status.fault().is_none() {
+                    tracing::error!(error = %err, "storage commit failed; pings get 503 until it recovers");
+                }
+                self.status.set_fault(Some(err.to_string()));
+            }
+        }
+        result
+    }
+
+    /// Records what a config changes about the state, then adopts it.
+    fn apply_config(&mut self, config: Arc<Config>) -> Result<(), StoreError> {
+        let batch = self.set.reconcile(&config, self.clock.now().wall);
+        if batch.is_empty() {
+            // Still publish: the first publish is what readers start from.
+            self.publisher.publish(self.set.snapshot());
+        } else {
+            // On failure the previous config stays, in memory as on disk.
+            self.commit_and_publish(&batch, 0)?;
+        }
+        self.config = config;
+        Ok(())
+    }
+
+    /// Retention, rid pruning, and a write that proves the store works
+    /// again after a fault.
+    fn maintenance(&mut self) {
+        let now = self.clock.now().wall;
+        let batch = self.set.maintenance(&self.config, now);
+        if self.commit_and_publish(&batch, 0).is_ok() {
+            self.set.prune_record_events(&self.config, now);
+            self.publisher.publish(self.set.snapshot());
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! HTTP: the accept loop ([`server`]), routing ([`router`]), and one file
+//! per endpoint group. Handlers are given only the handles they use; the
+//! router is the one place that holds them all.
+//!
+//! * [`ping`] — `/ping/...`; [`scrape`] — the metrics endpoint;
+//!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
+//!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
+//! * [`response`] — the one response builder and [`response::Refusal`].
+
+pub mod admin;
+pub mod history;
+pub mod landing;
+pub mod ping;
+pub mod response;
+pub mod router;
+pub mod scrape;
+pub mod server;
+#[cfg(test)]
+mod test_app;

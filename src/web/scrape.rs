@@ -1,0 +1,118 @@
+//! `GET {telemetry path}`: content negotiation for a scrape; the rendering
+//! itself is [`crate::exposition`], run off the reactor on a snapshot, so
+//! no lock is held while it runs and pings are never kept waiting.
+
+use bytes::Bytes;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::StatusCode;
+
+use super::response::{respond, text, HttpResponse};
+use crate::clock::Clock;
+use crate::exposition;
+use crate::live_config::LiveConfig;
+use crate::state::StateHandle;
+use crate::store::writer::WriterHandle;
+
+/// `Content-Type` of the Prometheus text exposition format 0.0.4.
+pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What a scrape needs, and nothing else.
+pub struct ScrapeDeps<'a> {
+    pub registry: &'a prometheus::Registry,
+    pub config: &'a LiveConfig,
+    pub state: &'a StateHandle,
+    pub writer: &'a WriterHandle,
+    pub clock: &'a dyn Clock,
+}
+
+pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
+    let gzip = accepts_gzip(headers);
+    let registry = deps.registry.clone();
+    let config = deps.config.current();
+    // Taken together, before rendering: one consistent view of the state.
+    let state = deps.writer.is_ready().then(|| deps.state.snapshot());
+    let now = deps.clock.now().wall;
+    // Rendering thousands of checks is CPU work; keep it off the reactor.
+    let rendered = tokio::task::spawn_blocking(move || {
+        exposition::render(&registry, &config, state.as_deref(), now, gzip)
+    })
+    .await;
+    match rendered {
+        Ok(Ok(exposition)) => {
+            let mut response = respond(
+                StatusCode::OK,
+                EXPOSITION_CONTENT_TYPE,
+                Bytes::from(exposition.body),
+            );
+            if exposition.gzipped {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+                .headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            response
+        }
+        Ok(Err(err)) => text(StatusCode::INTERNAL_SERVER_ERROR, err),
+        Err(err) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("rendering metrics failed: {err}"),
+        ),
+    }
+}
+
+/// Whether `Accept-Encoding` allows gzip (and does not refuse it with q=0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_app::{read, TestApp};
+    use super::*;
+
+    #[tokio::test]
+    async fn renders_from_the_published_snapshot() {
+        let app = TestApp::ready().await;
+        let deps = ScrapeDeps {
+            registry: &app.app.metrics.registry,
+            config: &app.app.config,
+            state: &app.app.state,
+            writer: &app.app.writer,
+            clock: app.clock.as_ref(),
+        };
+        let (status, body) = read(handle(deps, &HeaderMap::new()).await).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("deadman_checks 2\n"), "{body}");
+        assert!(
+            body.contains("deadman_check_last_success_timestamp_seconds{check=\"orders\"} 0\n"),
+            "{body}"
+        );
+        assert!(body.contains("deadman_config_last_reload_successful 1\n"));
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            headers
+        };
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        assert!(accepts_gzip(&with("gzip")));
+        assert!(accepts_gzip(&with("br, GZIP;q=0.5")));
+        assert!(!accepts_gzip(&with("gzip;q=0")));
+        assert!(!accepts_gzip(&with("identity")));
+    }
+}
