@@ -83,7 +83,9 @@ pub struct Server {
 /// ask whether it is ready, and reload its config (SIGHUP).
 #[derive(Clone)]
 pub struct Control {
+    /// Reload goes through the live config...
     config: LiveConfig,
+    /// ...which needs the writer; readiness is the writer's.
     writer: WriterHandle,
 }
 

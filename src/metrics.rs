@@ -27,6 +27,7 @@ crate::string_enum! {
 /// `deadman_pings_rejected_total`, for the ping handler. Cheap to clone.
 #[derive(Clone)]
 pub struct Rejections {
+    /// `deadman_pings_rejected_total{reason}`.
     counter: IntCounterVec,
 }
 
@@ -39,16 +40,22 @@ impl Rejections {
 /// The reload gauges, for the live config: the one place that sets them.
 #[derive(Clone)]
 pub struct ReloadGauges {
+    /// `deadman_config_last_reload_successful`: 0 pages via the rules.
     pub successful: IntGauge,
+    /// `deadman_config_last_reload_success_timestamp_seconds`.
     pub success_timestamp: prometheus::Gauge,
 }
 
 /// What the writer reports about storage.
 #[derive(Clone)]
 pub struct StorageMetrics {
+    /// How long a durable commit (fsync included) takes.
     pub commit_duration: Histogram,
+    /// How many pings share a commit: group commit at work.
     pub commit_batch_size: Histogram,
+    /// Failed commits; each answered its pings with 503.
     pub errors: IntCounter,
+    /// Checks loaded from the store at startup.
     pub restored_checks: IntGauge,
 }
 
@@ -56,8 +63,11 @@ pub struct StorageMetrics {
 pub struct Metrics {
     /// What `/metrics` gathers: these metrics and the process metrics.
     pub registry: Registry,
+    /// For the ping handler.
     pub rejections: Rejections,
+    /// For the live config.
     pub reload: ReloadGauges,
+    /// For the writer.
     pub storage: StorageMetrics,
 }
 

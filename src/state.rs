@@ -83,6 +83,7 @@ impl StateSnapshot {
 /// The readers' handle. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct StateHandle {
+    /// The latest snapshot; the lock guards only the pointer swap.
     current: Arc<RwLock<Arc<StateSnapshot>>>,
 }
 
@@ -95,6 +96,7 @@ impl StateHandle {
 
 /// The writer's end: the one way to change what readers see.
 pub struct StatePublisher {
+    /// The same slot the handles read.
     current: Arc<RwLock<Arc<StateSnapshot>>>,
 }
 

@@ -70,7 +70,9 @@ impl StorageStatus {
 /// The handlers' end of the writer. Cheap to clone.
 #[derive(Clone)]
 pub struct WriterHandle {
+    /// Requests to the writer thread, answered in order.
     tx: mpsc::Sender<Request>,
+    /// Readiness and the current fault, written by the thread.
     status: Arc<StorageStatus>,
 }
 
@@ -120,10 +122,13 @@ impl WriterHandle {
 
 /// Everything the writer thread needs, and nothing else.
 pub struct WriterParts {
+    /// The durable store; the writer thread is its only user.
     pub store: Box<dyn Store>,
     /// The config in force at startup; later ones arrive by `apply_config`.
     pub config: Arc<Config>,
+    /// Where committed state becomes visible to readers.
     pub publisher: StatePublisher,
+    /// Commit durations, batch sizes, errors, restored checks.
     pub metrics: StorageMetrics,
     /// For the first-configured time of new checks and for pruning.
     pub clock: Arc<dyn Clock>,
@@ -132,8 +137,11 @@ pub struct WriterParts {
 /// The running writer: its handle, its thread (joined on shutdown so the
 /// last batch is on disk), and the outcome of loading the store.
 pub struct Spawned {
+    /// For handlers: pings, history, readiness, health.
     pub handle: WriterHandle,
+    /// Joined on shutdown, so the last batch is on disk before exit.
     pub thread: JoinHandle<()>,
+    /// The outcome of loading the store, so startup can fail loudly.
     pub loaded: oneshot::Receiver<Result<(), StoreError>>,
 }
 
@@ -170,14 +178,19 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
 }
 
 struct Writer {
+    /// The durable record.
     store: Box<dyn Store>,
     /// The in-memory copy; changed only by committed batches.
     set: WorkingSet,
     /// The config pings are recorded under (history limit, volume checks).
     config: Arc<Config>,
+    /// Where each committed batch becomes visible.
     publisher: StatePublisher,
+    /// Commit durations, batch sizes, errors.
     metrics: StorageMetrics,
+    /// For reconcile and pruning.
     clock: Arc<dyn Clock>,
+    /// What handlers ask about: ready, and the current fault.
     status: Arc<StorageStatus>,
 }
 

@@ -27,9 +27,13 @@ const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 
 /// What the ping handler needs, and nothing else.
 pub struct PingDeps<'a> {
+    /// To find the check, its methods, token and declared expiries.
     pub config: &'a LiveConfig,
+    /// Readiness, and where the ping is made durable.
     pub writer: &'a WriterHandle,
+    /// The arrival stamp.
     pub clock: &'a dyn Clock,
+    /// Every refusal is counted by reason.
     pub rejections: &'a Rejections,
 }
 
@@ -139,9 +143,13 @@ fn authorize<B>(check: &Check, req: &Request<B>) -> Result<(), Refusal> {
 
 /// The parts of the request head a ping uses.
 struct Head {
+    /// Parameters may come in the query string.
     query: Option<String>,
+    /// Decides how the body is read (JSON, form, text).
     content_type: Option<String>,
+    /// Kept in the history, to tell integrations apart.
     user_agent: Option<String>,
+    /// An alternative to `rid` for clients that set headers.
     idempotency_key: Option<String>,
 }
 

@@ -18,10 +18,15 @@ pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
 
 /// What a scrape needs, and nothing else.
 pub struct ScrapeDeps<'a> {
+    /// The exporter's own and process metrics.
     pub registry: &'a prometheus::Registry,
+    /// Which checks exist, and their labels.
     pub config: &'a LiveConfig,
+    /// Their state.
     pub state: &'a StateHandle,
+    /// Whether there is state yet: no per-check zeros before the load.
     pub writer: &'a WriterHandle,
+    /// "Now" for deadlines and volume windows.
     pub clock: &'a dyn Clock,
 }
 
