@@ -10,6 +10,7 @@
 //! built from the current config at scrape time, so a check removed by a
 //! reload vanishes from the next scrape and no ping can create a series.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -17,8 +18,12 @@ use flate2::write::GzEncoder;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use crate::config::Config;
+use crate::metrics::Rejection;
 use crate::model::{FailReason, Kind};
 use crate::state::StateSnapshot;
+
+/// Refused pings per configured check, by [`Rejection::index`].
+pub type Rejected = HashMap<String, [u64; Rejection::COUNT]>;
 
 /// A rendered scrape.
 pub struct Exposition {
@@ -34,6 +39,7 @@ pub fn render(
     registry: &Registry,
     config: &Config,
     state: Option<&StateSnapshot>,
+    rejections: &Rejected,
     now: f64,
     gzip: bool,
 ) -> Result<Exposition, String> {
@@ -43,7 +49,7 @@ pub fn render(
         .encode(&families, &mut text)
         .map_err(|e| format!("encoding metrics: {e}"))?;
     let mut checks = String::with_capacity(64 * 1024);
-    write_checks(config, state, now, &mut checks);
+    write_checks(config, state, rejections, now, &mut checks);
     text.extend_from_slice(checks.as_bytes());
     if !gzip {
         return Ok(Exposition {
@@ -89,10 +95,11 @@ enum Family {
     WindowDue,
     ExpiryAt,
     ExpiryWarnBefore,
+    PingsRejected,
 }
 
 impl Family {
-    const ALL: [Family; 21] = [
+    const ALL: [Family; 22] = [
         Family::Checks,
         Family::Info,
         Family::FirstConfigured,
@@ -114,6 +121,7 @@ impl Family {
         Family::WindowDue,
         Family::ExpiryAt,
         Family::ExpiryWarnBefore,
+        Family::PingsRejected,
     ];
 
     /// (name, help, type)
@@ -220,6 +228,11 @@ impl Family {
                 "How long before an expiry to warn.",
                 "gauge",
             ),
+            Family::PingsRejected => (
+                "deadman_check_pings_rejected_total",
+                "Pings to this check that were refused, by reason; only reasons that occurred.",
+                "counter",
+            ),
         }
     }
 }
@@ -297,8 +310,24 @@ const REASONS: [FailReason; 7] = [
     FailReason::Validation,
 ];
 
+/// Rejection reasons in label-value order.
+const REJECTIONS: [Rejection; Rejection::COUNT] = [
+    Rejection::BadRequest,
+    Rejection::MethodNotAllowed,
+    Rejection::NotFound,
+    Rejection::PayloadTooLarge,
+    Rejection::Unauthorized,
+    Rejection::Unavailable,
+];
+
 /// Appends every per-check family to `out`.
-fn write_checks(config: &Config, state: Option<&StateSnapshot>, now: f64, out: &mut String) {
+fn write_checks(
+    config: &Config,
+    state: Option<&StateSnapshot>,
+    rejections: &Rejected,
+    now: f64,
+    out: &mut String,
+) {
     let mut f = Families::new();
     f.sample(Family::Checks, &[], config.checks.len() as f64);
     if let Some(state) = state {
@@ -371,6 +400,14 @@ fn write_checks(config: &Config, state: Option<&StateSnapshot>, now: f64, out: &
                     expiry.warn_before.as_secs_f64(),
                 );
             }
+            if let Some(counts) = rejections.get(&check.name) {
+                for (reason, count) in REJECTIONS.iter().map(|r| (r, counts[r.index()])) {
+                    if count > 0 {
+                        let labels = [("check", check.name.as_str()), ("reason", reason.as_str())];
+                        f.sample(Family::PingsRejected, &labels, count as f64);
+                    }
+                }
+            }
         }
     }
     f.finish(out);
@@ -399,5 +436,9 @@ mod tests {
         sorted.sort();
         assert_eq!(reasons, sorted);
         assert_eq!(reasons.len(), FailReason::ALL.len());
+        let rejections: Vec<&str> = REJECTIONS.iter().map(|r| r.as_str()).collect();
+        let mut sorted = rejections.clone();
+        sorted.sort();
+        assert_eq!(rejections, sorted);
     }
 }

@@ -5,6 +5,9 @@
 //! The per-check families are not here: [`crate::exposition`] writes them
 //! at scrape time.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use prometheus::core::Collector;
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -24,16 +27,42 @@ crate::string_enum! {
     }
 }
 
-/// `deadman_pings_rejected_total`, for the ping handler. Cheap to clone.
+/// Refused pings, for the ping handler. Cheap to clone.
 #[derive(Clone)]
 pub struct Rejections {
-    /// `deadman_pings_rejected_total{reason}`.
+    /// `deadman_pings_rejected_total{reason}`: every refusal, including
+    /// those for names that are not configured checks.
     counter: IntCounterVec,
+    /// Refusals of configured checks, by check and reason, for
+    /// `deadman_check_pings_rejected_total`. Keyed only by names found in
+    /// the config, so input can never create series.
+    per_check: Arc<Mutex<HashMap<String, [u64; Rejection::COUNT]>>>,
 }
 
 impl Rejections {
-    pub fn count(&self, why: Rejection) {
+    /// Counts one refusal; `check` is the configured check it was for.
+    pub fn count(&self, why: Rejection, check: Option<&str>) {
         self.counter.with_label_values(&[why.as_str()]).inc();
+        if let Some(check) = check {
+            let mut per_check = self.per_check.lock().unwrap_or_else(|e| e.into_inner());
+            match per_check.get_mut(check) {
+                Some(counts) => counts[why.index()] += 1,
+                None => {
+                    let mut counts = [0; Rejection::COUNT];
+                    counts[why.index()] = 1;
+                    per_check.insert(check.to_string(), counts);
+                }
+            }
+        }
+    }
+
+    /// A copy of the per-check counts, for a scrape (the lock is not held
+    /// while rendering).
+    pub fn per_check(&self) -> HashMap<String, [u64; Rejection::COUNT]> {
+        self.per_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -158,6 +187,7 @@ impl Metrics {
             registry,
             rejections: Rejections {
                 counter: pings_rejected,
+                per_check: Arc::default(),
             },
             reload: ReloadGauges {
                 successful: reload_successful,

@@ -99,7 +99,7 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
     let r = server.get("/ping/orders/start?rid=run-1").await;
     assert_eq!(
         (r.status, r.text().as_str()),
-        (200, "OK: start recorded.\n")
+        (200, "OK: start recorded (rid=run-1).\n")
     );
     let m = server.scrape().await;
     assert_eq!(
@@ -147,7 +147,10 @@ async fn success_start_fail_log_and_exit_status_move_their_metrics() {
     let r = server
         .get("/ping/orders/fail?reason=rate_limit&records=3")
         .await;
-    assert_eq!((r.status, r.text().as_str()), (200, "OK: fail recorded.\n"));
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "OK: fail recorded (records=3, reason=rate_limit).\n")
+    );
     server.advance(1.0);
     assert_eq!(server.get("/ping/orders/2").await.status, 200);
     let m = server.scrape().await;

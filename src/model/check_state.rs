@@ -65,7 +65,7 @@ impl CheckState {
 
     /// Applies an accepted (non-duplicate) ping received at `at`.
     pub fn apply(&mut self, ping: &Ping, at: Stamp) {
-        self.pings[ping.kind.index()] += 1;
+        self.pings[ping.kind.index()] = self.pings[ping.kind.index()].saturating_add(1);
         for (name, expires) in &ping.expiries {
             self.expiries.insert(name.clone(), *expires);
         }
@@ -74,7 +74,8 @@ impl CheckState {
                 // max(): pings are stamped on arrival and committed in
                 // batches, so one stamped earlier can be applied later.
                 self.last_success = self.last_success.max(at.wall);
-                self.records += ping.records.unwrap_or(0);
+                // Saturating: a counter must never wrap (Prometheus would read a reset).
+                self.records = self.records.saturating_add(ping.records.unwrap_or(0));
                 self.finish_run(ping.rid.as_deref(), at);
             }
             Kind::Fail => {
@@ -83,8 +84,9 @@ impl CheckState {
                     self.last_failure = at.wall;
                     self.last_failure_reason = Some(reason);
                 }
-                self.failures[reason.index()] += 1;
-                self.records += ping.records.unwrap_or(0);
+                self.failures[reason.index()] = self.failures[reason.index()].saturating_add(1);
+                // Saturating: a counter must never wrap (Prometheus would read a reset).
+                self.records = self.records.saturating_add(ping.records.unwrap_or(0));
                 self.finish_run(ping.rid.as_deref(), at);
             }
             Kind::Start => {

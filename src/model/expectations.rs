@@ -115,8 +115,7 @@ impl RecordEvents {
             .iter()
             .rev()
             .take_while(|(at, _)| *at >= start)
-            .map(|(_, n)| n)
-            .sum()
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
     }
 
     /// Drops events older than `horizon`.

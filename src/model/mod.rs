@@ -3,7 +3,9 @@
 //!
 //! * [`kind`] — what a ping says happened ([`Kind`]) and why a run failed
 //!   ([`FailReason`]).
-//! * [`ping`] — the parts of an HTTP request → a [`Ping`] event.
+//! * [`ping`] — the parts of an HTTP request → a [`Ping`] event, with its
+//!   parameters ([`ping_params`]), JSON bodies ([`ping_json`]) and errors
+//!   ([`ping_error`]).
 //! * [`schedule`] — `every` / cron + time zone → next fires and deadlines.
 //! * [`check_state`] — one check's state, how a ping changes it, its
 //!   deadline and [`Status`].
@@ -14,6 +16,9 @@ pub mod check_state;
 pub mod expectations;
 pub mod kind;
 pub mod ping;
+pub mod ping_error;
+pub mod ping_json;
+pub mod ping_params;
 pub mod recent_rids;
 pub mod schedule;
 

@@ -1,10 +1,13 @@
 //! An HTTP ping request → a [`Ping`] event. Pure: no I/O, no clock, no
 //! config; the handler does lookup and auth first and passes the parts here.
 
-use std::fmt;
+use std::fmt::Write as _;
 
-use super::expectations::parse_rfc3339;
 use super::kind::{FailReason, Kind};
+use super::ping_error::bad;
+pub use super::ping_error::PingError;
+use super::ping_json::parse_json_body;
+use super::ping_params::{set_once, Params};
 
 /// Longest run message kept; longer ones are cut at a character boundary.
 pub const MAX_MESSAGE_BYTES: usize = 10 * 1024;
@@ -33,27 +36,6 @@ pub struct Ping {
     pub expiries: Vec<(String, f64)>,
 }
 
-/// Why a ping request was refused.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PingError {
-    /// The path after the check name is not a ping action (404).
-    UnknownAction(String),
-    /// Malformed parameters (400); the text is the one-line reason.
-    BadRequest(String),
-}
-
-impl fmt::Display for PingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PingError::UnknownAction(action) => write!(
-                f,
-                "unknown ping action {action:?}; use /start, /fail, /log or an exit status /0 to /255"
-            ),
-            PingError::BadRequest(why) => f.write_str(why),
-        }
-    }
-}
-
 /// The parts of a request that carry a ping's meaning.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PingRequest<'a> {
@@ -67,125 +49,37 @@ pub struct PingRequest<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Request body (already limited to [`MAX_BODY_BYTES`]).
     pub body: &'a [u8],
+    /// The fields of a `multipart/form-data` body, decoded by the web layer
+    /// (multipart parsing is async); read instead of `body` when set.
+    pub multipart: Option<&'a [(String, String)]>,
 }
 
-/// Parameters as collected from query, form or JSON body, each at most once.
-#[derive(Default)]
-struct Params {
-    records: Option<u64>,
-    rid: Option<String>,
-    reason: Option<String>,
-    message: Option<String>,
-    expiries: Vec<(String, f64)>,
+/// A parsed ping, and what the handler needs besides the event.
+#[derive(Debug, PartialEq)]
+pub struct Parsed {
+    pub ping: Ping,
+    /// A token sent in the body; auth must check it with the others.
+    pub body_token: Option<String>,
+    /// The media type of a body that carries no parameters and was kept as
+    /// the message, when that is not what plain text implies: the response
+    /// says so, so a client that meant to send parameters finds out.
+    pub body_as_message: Option<String>,
 }
 
-const ACCEPTED_PARAMS: &str = "records, rid, reason, message, token, expires.<name>";
-
-fn bad(why: impl Into<String>) -> PingError {
-    PingError::BadRequest(why.into())
-}
-
-impl Params {
-    fn set_records(&mut self, value: u64) -> Result<(), PingError> {
-        set_once(&mut self.records, value, "records")
-    }
-
-    fn set_text(&mut self, key: &str, value: String) -> Result<(), PingError> {
-        match key {
-            "rid" => set_once(&mut self.rid, value, "rid"),
-            "reason" => set_once(&mut self.reason, value, "reason"),
-            "message" => set_once(&mut self.message, value, "message"),
-            "records" => {
-                let n = parse_records(&value)?;
-                self.set_records(n)
-            }
-            // Consumed by auth before parsing; never stored.
-            "token" => Ok(()),
-            // A stray "&" (as in "?records=5&") is not a parameter.
-            "" => Ok(()),
-            _ if key.starts_with("expires.") => self.add_expiry(&key["expires.".len()..], &value),
-            other => Err(bad(format!(
-                "unknown parameter {other:?}; accepted parameters are {ACCEPTED_PARAMS}"
-            ))),
-        }
-    }
-}
-
-impl Params {
-    fn add_expiry(&mut self, name: &str, value: &str) -> Result<(), PingError> {
-        if self.expiries.iter().any(|(n, _)| n == name) {
-            return Err(bad(format!(
-                "expires.{name} is given more than once; send it once"
-            )));
-        }
-        let at = parse_rfc3339(value).ok_or_else(|| {
-            bad(format!(
-                "expires.{name} must be an RFC 3339 time such as 2027-01-15T00:00:00Z, not {value:?}"
-            ))
-        })?;
-        self.expiries.push((name.to_string(), at));
-        Ok(())
-    }
-}
-
-fn set_once<T>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), PingError> {
-    if slot.is_some() {
-        return Err(bad(format!("{name} is given more than once; send it once")));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-fn parse_records(text: &str) -> Result<u64, PingError> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(format!(
-            "records must be a non-negative integer, not {text:?}"
-        )));
-    }
-    trimmed
-        .parse()
-        .map_err(|_| bad(format!("records {text:?} is too large")))
-}
+/// Media types whose body is the run's message with nothing to say about it.
+const PLAIN_BODY_TYPES: [&str; 3] = ["", "text/plain", "application/octet-stream"];
 
 /// Parses one ping request.
-pub fn parse(req: &PingRequest<'_>) -> Result<Ping, PingError> {
+pub fn parse(req: &PingRequest<'_>) -> Result<Parsed, PingError> {
     let (kind, exit_status) = parse_action(req.action)?;
     let mut params = Params::default();
 
     if let Some(query) = req.query {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            params.set_text(&key, value.into_owned())?;
+            params.set_text(&key, value.into_owned(), true)?;
         }
     }
-
-    let media_type = req
-        .content_type
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    if !req.body.is_empty() {
-        match media_type.as_str() {
-            "application/json" => parse_json_body(req.body, &mut params)?,
-            "application/x-www-form-urlencoded" => {
-                for (key, value) in form_urlencoded::parse(req.body) {
-                    params.set_text(&key, value.into_owned())?;
-                }
-            }
-            _ => {
-                let text = String::from_utf8_lossy(req.body).into_owned();
-                if !text.trim().is_empty() {
-                    set_once(&mut params.message, text, "message")?;
-                }
-            }
-        }
-    }
-
+    let body_as_message = read_body(req, &mut params)?;
     if let Some(key) = req.idempotency_key {
         match &params.rid {
             Some(rid) if rid != key => {
@@ -225,15 +119,97 @@ pub fn parse(req: &PingRequest<'_>) -> Result<Ping, PingError> {
         }
     };
 
-    Ok(Ping {
-        kind,
-        reason,
-        exit_status,
-        records: params.records,
-        rid: params.rid,
-        message: params.message.map(truncate_message),
-        expiries: params.expiries,
+    Ok(Parsed {
+        ping: Ping {
+            kind,
+            reason,
+            exit_status,
+            records: params.records,
+            rid: params.rid,
+            message: params.message.map(truncate_message),
+            expiries: params.expiries,
+        },
+        body_token: params.token,
+        body_as_message,
     })
+}
+
+/// Reads the body's parameters into `params` by media type; a body of a
+/// type that carries none becomes the message. Returns that media type when
+/// the response should say no parameters were read from it.
+fn read_body(req: &PingRequest<'_>, params: &mut Params) -> Result<Option<String>, PingError> {
+    if let Some(fields) = req.multipart {
+        for (key, value) in fields {
+            params.set_text(key, value.clone(), false)?;
+        }
+        return Ok(None);
+    }
+    if req.body.is_empty() {
+        return Ok(None);
+    }
+    let media_type = media_type(req.content_type);
+    match media_type.as_str() {
+        "application/json" => parse_json_body(req.body, params)?,
+        "application/x-www-form-urlencoded" => {
+            for (key, value) in form_urlencoded::parse(req.body) {
+                params.set_text(&key, value.into_owned(), false)?;
+            }
+        }
+        _ => {
+            let text = String::from_utf8_lossy(req.body).into_owned();
+            if !text.trim().is_empty() {
+                set_once(&mut params.message, text, "message")?;
+                if !PLAIN_BODY_TYPES.contains(&media_type.as_str()) {
+                    return Ok(Some(media_type));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `Content-Type` without parameters, lower case; "" when absent.
+pub fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+impl Ping {
+    /// What was recorded, for the 200 body: `success recorded (records=200,
+    /// rid=run-42)`, so a client sees at once that its records arrived.
+    pub fn summary(&self) -> String {
+        let mut details = Vec::new();
+        if let Some(records) = self.records {
+            details.push(format!("records={records}"));
+        }
+        if let Some(rid) = &self.rid {
+            details.push(format!("rid={rid}"));
+        }
+        if let Some(status) = self.exit_status {
+            details.push(format!("exit_status={status}"));
+        }
+        if let (Some(reason), None) = (self.reason, self.exit_status) {
+            details.push(format!("reason={reason}"));
+        }
+        for (name, _) in &self.expiries {
+            details.push(format!("expires.{name}"));
+        }
+        if let Some(message) = &self.message {
+            details.push(format!("message of {} bytes", message.len()));
+        }
+        let mut out = format!("{} recorded", self.kind);
+        if !details.is_empty() {
+            let _ = write!(out, " ({})", details.join(", "));
+        }
+        out
+    }
 }
 
 fn parse_action(action: &str) -> Result<(Kind, Option<u8>), PingError> {
@@ -254,72 +230,6 @@ fn parse_action(action: &str) -> Result<(Kind, Option<u8>), PingError> {
             }
         }
         other => Err(PingError::UnknownAction(other.to_string())),
-    }
-}
-
-/// JSON bodies are what webhook tools send; keys other than ours are their
-/// payload and are ignored, but our keys must have the right types.
-fn parse_json_body(body: &[u8], params: &mut Params) -> Result<(), PingError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| bad(format!("body is not valid JSON: {e}")))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(bad("JSON body must be an object"));
-    };
-    for (key, value) in map {
-        match (key.as_str(), value) {
-            ("records", serde_json::Value::Number(n)) => match n.as_u64() {
-                Some(n) => params.set_records(n)?,
-                None => {
-                    return Err(bad(format!(
-                        "records must be a non-negative integer, not {n}"
-                    )))
-                }
-            },
-            // Many no-code tools send every field as a string.
-            ("records", serde_json::Value::String(s)) => params.set_records(parse_records(&s)?)?,
-            ("rid" | "reason" | "message", serde_json::Value::String(s)) => {
-                params.set_text(&key, s)?
-            }
-            ("rid", serde_json::Value::Number(n)) => params.set_text("rid", n.to_string())?,
-            // {"expires": {"xero-refresh-token": "2027-01-15T00:00:00Z"}}
-            ("expires", serde_json::Value::Object(expiries)) => {
-                for (name, value) in expiries {
-                    match value {
-                        serde_json::Value::String(text) => params.add_expiry(&name, &text)?,
-                        other => {
-                            return Err(bad(format!(
-                            "expires.{name} has the wrong JSON type ({}); send an RFC 3339 string",
-                            json_type(&other)
-                        )))
-                        }
-                    }
-                }
-            }
-            // {"expires.xero-refresh-token": "2027-01-15T00:00:00Z"}
-            (key, serde_json::Value::String(text)) if key.starts_with("expires.") => {
-                params.add_expiry(&key["expires.".len()..], &text)?
-            }
-            ("records" | "rid" | "reason" | "message", serde_json::Value::Null) => {}
-            ("records" | "rid" | "reason" | "message", other) => {
-                return Err(bad(format!(
-                    "{key} has the wrong JSON type ({})",
-                    json_type(&other)
-                )))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-fn json_type(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "boolean",
-        serde_json::Value::Number(_) => "number",
-        serde_json::Value::String(_) => "string",
-        serde_json::Value::Array(_) => "array",
-        serde_json::Value::Object(_) => "object",
     }
 }
 
@@ -350,6 +260,11 @@ fn truncate_message(mut message: String) -> String {
 mod tests {
     use super::*;
 
+    /// The event alone, as most cases need.
+    fn parse_ping(req: &PingRequest<'_>) -> Result<Ping, PingError> {
+        parse(req).map(|parsed| parsed.ping)
+    }
+
     fn req<'a>(action: &'a str, query: Option<&'a str>) -> PingRequest<'a> {
         PingRequest {
             action,
@@ -360,36 +275,42 @@ mod tests {
 
     #[test]
     fn actions() {
-        assert_eq!(parse(&req("", None)).map(|p| p.kind), Ok(Kind::Success));
-        assert_eq!(parse(&req("start", None)).map(|p| p.kind), Ok(Kind::Start));
-        assert_eq!(parse(&req("log", None)).map(|p| p.kind), Ok(Kind::Log));
-        let fail = parse(&req("fail", None)).expect("fail parses");
+        assert_eq!(
+            parse_ping(&req("", None)).map(|p| p.kind),
+            Ok(Kind::Success)
+        );
+        assert_eq!(
+            parse_ping(&req("start", None)).map(|p| p.kind),
+            Ok(Kind::Start)
+        );
+        assert_eq!(parse_ping(&req("log", None)).map(|p| p.kind), Ok(Kind::Log));
+        let fail = parse_ping(&req("fail", None)).expect("fail parses");
         assert_eq!(
             (fail.kind, fail.reason),
             (Kind::Fail, Some(FailReason::Other))
         );
-        let zero = parse(&req("0", None)).expect("0 parses");
+        let zero = parse_ping(&req("0", None)).expect("0 parses");
         assert_eq!((zero.kind, zero.exit_status), (Kind::Success, Some(0)));
-        let exit = parse(&req("3", None)).expect("3 parses");
+        let exit = parse_ping(&req("3", None)).expect("3 parses");
         assert_eq!(
             (exit.kind, exit.reason, exit.exit_status),
             (Kind::Fail, Some(FailReason::ExitCode), Some(3))
         );
         assert_eq!(
-            parse(&req("256", None)),
+            parse_ping(&req("256", None)),
             Err(PingError::BadRequest(
                 "exit status 256 is out of range 0-255".into()
             ))
         );
         assert_eq!(
-            parse(&req("finish", None)),
+            parse_ping(&req("finish", None)),
             Err(PingError::UnknownAction("finish".into()))
         );
     }
 
     #[test]
     fn query_parameters() {
-        let p = parse(&req(
+        let p = parse_ping(&req(
             "fail",
             Some("records=12&rid=run-1&reason=rate_limit&token=x"),
         ))
@@ -414,19 +335,19 @@ mod tests {
         ];
         for (action, query, expected) in cases {
             assert_eq!(
-                parse(&req(action, Some(query))),
+                parse_ping(&req(action, Some(query))),
                 Err(PingError::BadRequest(expected.into())),
                 "{action}?{query}"
             );
         }
         let long_rid = format!("rid={}", "a".repeat(65));
-        assert!(parse(&req("", Some(&long_rid))).is_err());
+        assert!(parse_ping(&req("", Some(&long_rid))).is_err());
     }
 
     #[test]
     fn json_body_like_zapier_sends() {
         let body = br#"{"records": "42", "rid": "zap-7", "message": "synced", "order_id": 5, "nested": {"x": 1}}"#;
-        let p = parse(&PingRequest {
+        let p = parse_ping(&PingRequest {
             action: "",
             content_type: Some("application/json; charset=utf-8"),
             body,
@@ -441,7 +362,7 @@ mod tests {
     #[test]
     fn json_errors() {
         let parse_json = |body: &[u8]| {
-            parse(&PingRequest {
+            parse_ping(&PingRequest {
                 content_type: Some("application/json"),
                 body,
                 ..Default::default()
@@ -470,7 +391,7 @@ mod tests {
 
     #[test]
     fn expiries_from_query_and_json() {
-        let p = parse(&req(
+        let p = parse_ping(&req(
             "",
             Some("expires.xero-refresh-token=2027-01-15T00:00:00Z"),
         ))
@@ -479,7 +400,7 @@ mod tests {
             p.expiries,
             vec![("xero-refresh-token".to_string(), 1_799_971_200.0)]
         );
-        let p = parse(&PingRequest {
+        let p = parse_ping(&PingRequest {
             content_type: Some("application/json"),
             body: br#"{"expires": {"a": "2027-01-15T00:00:00Z"}, "expires.b": "2027-01-15T01:00:00+01:00"}"#,
             ..Default::default()
@@ -496,7 +417,7 @@ mod tests {
 
     #[test]
     fn form_body_like_zapier_default() {
-        let p = parse(&PingRequest {
+        let p = parse_ping(&PingRequest {
             action: "fail",
             content_type: Some("application/x-www-form-urlencoded"),
             body: b"reason=auth&records=0&message=token+revoked",
@@ -510,7 +431,7 @@ mod tests {
     #[test]
     fn text_body_is_the_message_and_is_truncated() {
         let body = "é".repeat(MAX_MESSAGE_BYTES); // 2 bytes each
-        let p = parse(&PingRequest {
+        let p = parse_ping(&PingRequest {
             content_type: Some("text/plain"),
             body: body.as_bytes(),
             ..Default::default()
@@ -523,13 +444,13 @@ mod tests {
 
     #[test]
     fn idempotency_key_header() {
-        let p = parse(&PingRequest {
+        let p = parse_ping(&PingRequest {
             idempotency_key: Some("abc"),
             ..Default::default()
         })
         .expect("parses");
         assert_eq!(p.rid.as_deref(), Some("abc"));
-        let clash = parse(&PingRequest {
+        let clash = parse_ping(&PingRequest {
             query: Some("rid=x"),
             idempotency_key: Some("y"),
             ..Default::default()

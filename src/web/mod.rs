@@ -2,7 +2,7 @@
 //! per endpoint group. Handlers are given only the handles they use; the
 //! router is the one place that holds them all.
 //!
-//! * [`ping`] — `/ping/...`; [`scrape`] — the metrics endpoint;
+//! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]); [`scrape`] — the metrics endpoint;
 //!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
 //! * [`response`] — the one response builder and [`response::Refusal`].
@@ -11,6 +11,7 @@ pub mod admin;
 pub mod history;
 pub mod landing;
 pub mod ping;
+pub mod ping_body;
 pub mod response;
 pub mod router;
 pub mod scrape;

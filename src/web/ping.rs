@@ -1,29 +1,26 @@
 //! `/ping/{check}[/{action}]`: an HTTP request → a durable ping, as a
 //! sequence of steps that each either pass or refuse with a [`Refusal`]:
-//! admit (ready?), find the check, allow the method, authorize, read the
-//! body, parse, submit.
+//! admit (ready?), find the check, allow the method, read the head and the
+//! body, parse, authorize, submit. Every refusal is counted (per check when
+//! the check exists) and logged.
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Body;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 
+use super::ping_body::{is_multipart, multipart_fields, read_body, BodyError, Head};
 use super::response::{text, HttpResponse, Refusal};
-use crate::auth;
+use crate::auth::{self, AuthError};
 use crate::clock::{Clock, Stamp};
 use crate::config::Check;
 use crate::live_config::LiveConfig;
 use crate::metrics::{Rejection, Rejections};
-use crate::model::ping::{self, PingError, PingRequest, MAX_BODY_BYTES};
-use crate::model::{Kind, Ping};
+use crate::model::ping::{self, Parsed, PingError, PingRequest};
 use crate::store::working_set::{Outcome, PingJob};
 use crate::store::writer::WriterHandle;
-
-/// How long a ping's body may take to arrive after its headers.
-const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the ping handler needs, and nothing else.
 pub struct PingDeps<'a> {
@@ -37,9 +34,20 @@ pub struct PingDeps<'a> {
     pub rejections: &'a Rejections,
 }
 
-/// Why a request body could not be read, whatever the body type: hyper's
-/// `Incoming` in the server, `Full<Bytes>` in unit tests.
-type BodyError = Box<dyn std::error::Error + Send + Sync>;
+/// A refused ping: which configured check it was for, if any.
+struct Refused {
+    check: Option<String>,
+    refusal: Refusal,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        Refused {
+            check: None,
+            refusal,
+        }
+    }
+}
 
 /// Handles one ping; `rest` is the path after `/ping/`.
 pub async fn handle<B>(
@@ -55,43 +63,99 @@ where
     // Stamped on arrival: batching must not make a ping look later than it was.
     let at = deps.clock.now();
     match record(&deps, req, remote, rest, at).await {
-        Ok((kind, Outcome::Accepted)) => {
-            text(StatusCode::OK, format!("OK: {} recorded.", kind.as_str()))
-        }
-        Ok((_, Outcome::Duplicate)) => text(
-            StatusCode::OK,
-            "OK: duplicate rid, already recorded; nothing changed.",
-        ),
-        Err(refusal) => {
-            deps.rejections.count(refusal.rejection);
+        Ok(recorded) => text(StatusCode::OK, recorded),
+        Err(Refused { check, refusal }) => {
+            deps.rejections.count(refusal.rejection, check.as_deref());
+            // Traceable without a packet capture; the message never holds
+            // a token (auth's sentences do not quote what was presented).
+            tracing::info!(
+                check = check.as_deref().unwrap_or("(unknown)"),
+                reason = refusal.rejection.as_str(),
+                status = refusal.status.as_u16(),
+                remote = %remote.ip(),
+                message = %refusal.message,
+                "ping rejected"
+            );
             refusal.into_response()
         }
     }
 }
 
+/// Returns the 200 body: what was recorded.
 async fn record<B>(
     deps: &PingDeps<'_>,
     req: Request<B>,
     remote: SocketAddr,
     rest: &str,
     at: Stamp,
-) -> Result<(Kind, Outcome), Refusal>
+) -> Result<String, Refused>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<BodyError>,
 {
-    let (name, action) = rest.split_once('/').unwrap_or((rest, ""));
+    let (name, action) = match rest.split_once('/') {
+        Some((name, action)) => (name, Some(action)),
+        None => (rest, None),
+    };
     admit(deps.writer)?;
     let config = deps.config.current();
     let check = find(config.check(name), name)?;
+    record_for(deps, check, req, remote, action, at)
+        .await
+        .map_err(|refusal| Refused {
+            check: Some(check.name.clone()),
+            refusal,
+        })
+}
+
+/// The steps once the check is known.
+async fn record_for<B>(
+    deps: &PingDeps<'_>,
+    check: &Check,
+    req: Request<B>,
+    remote: SocketAddr,
+    action: Option<&str>,
+    at: Stamp,
+) -> Result<String, Refusal>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
     if !check.methods.allows(req.method()) {
         return Err(Refusal::method_not_allowed(&check.methods.allow_header()));
     }
-    authorize(check, &req)?;
+    // `/ping/x/` is not `/ping/x`: an empty action is unknown, not success.
+    if action == Some("") {
+        return Err(unknown_action(PingError::UnknownAction(String::new())));
+    }
     let head = Head::read(&req)?;
+    let headers = req.headers().clone();
     let body = read_body(req).await?;
-    let ping = parse(check, action, &head, &body)?;
-    let kind = ping.kind;
+    let fields = match is_multipart(&head) {
+        true => Some(
+            multipart_fields(
+                body.clone(),
+                head.content_type.as_deref().unwrap_or_default(),
+            )
+            .await,
+        ),
+        false => None,
+    };
+    // Parsed before authorizing, because a token may be in the body; a
+    // parse error is still only shown to a client that is authorized.
+    let parsed = match fields {
+        Some(Err(refusal)) => Err(refusal),
+        Some(Ok(fields)) => parse(check, action.unwrap_or(""), &head, &body, Some(&fields)),
+        None => parse(check, action.unwrap_or(""), &head, &body, None),
+    };
+    let body_token = parsed.as_ref().ok().and_then(|p| p.body_token.as_deref());
+    authorize(check, &headers, head.query.as_deref(), body_token)?;
+    let Parsed {
+        ping,
+        body_as_message,
+        ..
+    } = parsed?;
+    let summary = ping.summary();
     let job = PingJob {
         check: check.name.clone(),
         ping,
@@ -104,7 +168,14 @@ where
             "storage unavailable, the ping was NOT recorded; retry: {err}"
         ))
     })?;
-    Ok((kind, outcome))
+    Ok(match (outcome, body_as_message) {
+        (Outcome::Duplicate, _) => "OK: duplicate rid, already recorded; nothing changed.".into(),
+        (Outcome::Accepted, None) => format!("OK: {summary}."),
+        (Outcome::Accepted, Some(media_type)) => format!(
+            "OK: {summary}. The {media_type} body was kept as the message; no parameters \
+             were read from it (send them in the query string, or as JSON or a form)."
+        ),
+    })
 }
 
 /// Nothing may act on state before it is loaded.
@@ -127,8 +198,26 @@ fn find<'a>(check: Option<&'a std::sync::Arc<Check>>, name: &str) -> Result<&'a 
     })
 }
 
-fn authorize<B>(check: &Check, req: &Request<B>) -> Result<(), Refusal> {
-    auth::authorize(check.token.as_ref(), req.headers(), req.uri().query()).map_err(|why| Refusal {
+/// Every token presented must be the check's: the header or `?token=`
+/// (as auth reads them) and one sent in the body. A wrong one anywhere is
+/// a 401, even beside a right one, so a mistake is never silently ignored.
+fn authorize(
+    check: &Check,
+    headers: &hyper::HeaderMap,
+    query: Option<&str>,
+    body_token: Option<&str>,
+) -> Result<(), Refusal> {
+    let token = check.token.as_ref();
+    let result = match (token, body_token) {
+        (None, _) => Ok(()),
+        (Some(token), Some(presented)) if !token.matches(presented) => Err(AuthError::Wrong),
+        (Some(_), Some(_)) => match auth::authorize(token, headers, query) {
+            Err(AuthError::Missing) => Ok(()),
+            other => other,
+        },
+        (Some(_), None) => auth::authorize(token, headers, query),
+    };
+    result.map_err(|why| Refusal {
         header: Some((
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"deadman\""),
@@ -141,104 +230,33 @@ fn authorize<B>(check: &Check, req: &Request<B>) -> Result<(), Refusal> {
     })
 }
 
-/// The parts of the request head a ping uses.
-struct Head {
-    /// Parameters may come in the query string.
-    query: Option<String>,
-    /// Decides how the body is read (JSON, form, text).
-    content_type: Option<String>,
-    /// Kept in the history, to tell integrations apart.
-    user_agent: Option<String>,
-    /// An alternative to `rid` for clients that set headers.
-    idempotency_key: Option<String>,
-}
-
-impl Head {
-    fn read<B>(req: &Request<B>) -> Result<Head, Refusal> {
-        let header = |name: header::HeaderName| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let idempotency_key = req
-            .headers()
-            .get("idempotency-key")
-            .map(|v| v.to_str().map(str::to_string))
-            .transpose()
-            .map_err(|_| Refusal::bad_request("the Idempotency-Key header is not valid text"))?;
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared_length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large());
-        }
-        Ok(Head {
-            query: req.uri().query().map(str::to_string),
-            content_type: header(header::CONTENT_TYPE),
-            user_agent: header(header::USER_AGENT),
-            idempotency_key,
-        })
-    }
-}
-
-/// Reads the body, bounded in size and in time: the header timeout does not
-/// cover the body, and a client trickling one must not hold a connection
-/// forever.
-async fn read_body<B>(req: Request<B>) -> Result<Bytes, Refusal>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BodyError>,
-{
-    let collected = tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
-    )
-    .await;
-    match collected {
-        Err(_) => Err(Refusal::new(
-            Rejection::BadRequest,
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "the request body did not arrive within {} seconds",
-                BODY_READ_TIMEOUT.as_secs()
-            ),
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(err)) => Err(Refusal::bad_request(format!(
-            "could not read the request body: {err}"
-        ))),
-    }
-}
-
-fn too_large() -> Refusal {
-    Refusal::new(
-        Rejection::PayloadTooLarge,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("request body is larger than {} KB", MAX_BODY_BYTES / 1024),
-    )
+fn unknown_action(err: PingError) -> Refusal {
+    Refusal::new(Rejection::NotFound, StatusCode::NOT_FOUND, err.to_string())
 }
 
 /// Parses the ping and checks what only the config can: that every
 /// reported expiry is declared, so input can never create series.
-fn parse(check: &Check, action: &str, head: &Head, body: &[u8]) -> Result<Ping, Refusal> {
-    let ping = ping::parse(&PingRequest {
+fn parse(
+    check: &Check,
+    action: &str,
+    head: &Head,
+    body: &[u8],
+    multipart: Option<&[(String, String)]>,
+) -> Result<Parsed, Refusal> {
+    let parsed = ping::parse(&PingRequest {
         action,
         query: head.query.as_deref(),
         content_type: head.content_type.as_deref(),
         idempotency_key: head.idempotency_key.as_deref(),
         body,
+        multipart,
     })
     .map_err(|err| match err {
-        PingError::UnknownAction(_) => {
-            Refusal::new(Rejection::NotFound, StatusCode::NOT_FOUND, err.to_string())
-        }
+        PingError::UnknownAction(_) => unknown_action(err),
         PingError::BadRequest(_) => Refusal::bad_request(err.to_string()),
     })?;
-    if let Some((name, _)) = ping
+    if let Some((name, _)) = parsed
+        .ping
         .expiries
         .iter()
         .find(|(name, _)| !check.expiries.iter().any(|e| &e.name == name))
@@ -254,7 +272,7 @@ fn parse(check: &Check, action: &str, head: &Head, body: &[u8]) -> Result<Ping, 
             check.name
         )));
     }
-    Ok(ping)
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -303,7 +321,10 @@ mod tests {
     async fn accepted_then_duplicate_and_published() {
         let app = TestApp::ready().await;
         let first = ping(&app, "POST", "/ping/orders?records=5&rid=r1", &[]).await;
-        assert_eq!(first, (200, "OK: success recorded.\n".into()));
+        assert_eq!(
+            first,
+            (200, "OK: success recorded (records=5, rid=r1).\n".into())
+        );
         let again = ping(&app, "POST", "/ping/orders?records=5&rid=r1", &[]).await;
         assert_eq!(
             again,

@@ -61,6 +61,7 @@ pub async fn route(
             registry: &app.metrics.registry,
             config: &app.config,
             state: &app.state,
+            rejections: &app.metrics.rejections,
             writer: &app.writer,
             clock: app.clock.as_ref(),
         };

@@ -24,6 +24,8 @@ pub struct ScrapeDeps<'a> {
     pub config: &'a LiveConfig,
     /// Their state.
     pub state: &'a StateHandle,
+    /// Refused pings per check.
+    pub rejections: &'a crate::metrics::Rejections,
     /// Whether there is state yet: no per-check zeros before the load.
     pub writer: &'a WriterHandle,
     /// "Now" for deadlines and volume windows.
@@ -36,10 +38,11 @@ pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
     let config = deps.config.current();
     // Taken together, before rendering: one consistent view of the state.
     let state = deps.writer.is_ready().then(|| deps.state.snapshot());
+    let rejections = deps.rejections.per_check();
     let now = deps.clock.now().wall;
     // Rendering thousands of checks is CPU work; keep it off the reactor.
     let rendered = tokio::task::spawn_blocking(move || {
-        exposition::render(&registry, &config, state.as_deref(), now, gzip)
+        exposition::render(&registry, &config, state.as_deref(), &rejections, now, gzip)
     })
     .await;
     match rendered {
@@ -94,6 +97,7 @@ mod tests {
             registry: &app.app.metrics.registry,
             config: &app.app.config,
             state: &app.app.state,
+            rejections: &app.app.metrics.rejections,
             writer: &app.app.writer,
             clock: app.clock.as_ref(),
         };

@@ -1,0 +1,288 @@
+//! Hostile and careless clients against the real server (issue #9): input
+//! that used to be accepted and then ignored, numbers that overflowed,
+//! framing tricks. Each case is bounded in time and on loopback only.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{series, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CONFIG: &str = r#"
+[[check]]
+name = "orders"
+owner = "ops"
+every = "1h"
+[check.volume]
+min_records = 10
+window = "1h"
+
+[[check]]
+name = "payroll"
+owner = "finance"
+every = "1d"
+token = "payroll-token-0123456789"
+"#;
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+async fn records_total(server: &TestServer, check: &str) -> f64 {
+    server
+        .scrape()
+        .await
+        .of("deadman_check_records_total", check)
+}
+
+#[tokio::test]
+async fn json_typos_nulls_and_repeats_are_refused_not_dropped() {
+    let server = TestServer::start(CONFIG).await;
+    for body in [
+        r#"{"record": 200}"#,
+        r#"{"Records": 200}"#,
+        r#"{"rids": "a"}"#,
+    ] {
+        let r = server
+            .send("POST", "/ping/orders", &[JSON], body.as_bytes())
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert!(r.text().contains("looks like a misspelt parameter; accepted parameters are records, rid, reason, message, token, expires.<name>"), "{}", r.text());
+    }
+    let r = server
+        .send("POST", "/ping/orders", &[JSON], br#"{"records": null}"#)
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "records is null; send a value, or leave the key out\n")
+    );
+    let r = server
+        .send(
+            "POST",
+            "/ping/orders",
+            &[JSON],
+            br#"{"records": 1, "records": 2}"#,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "records is given more than once; send it once\n")
+    );
+    assert_eq!(records_total(&server, "orders").await, 0.0);
+
+    // The tool's own keys still pass, and the 200 says what was recorded.
+    let r = server
+        .send(
+            "POST",
+            "/ping/orders",
+            &[JSON],
+            br#"{"id": 7, "zap": {"x": 1}, "records": 200, "rid": "run-42"}"#,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "OK: success recorded (records=200, rid=run-42).\n")
+    );
+    assert_eq!(records_total(&server, "orders").await, 200.0);
+}
+
+#[tokio::test]
+async fn multipart_fields_are_parameters_and_other_bodies_say_nothing_was_read() {
+    let server = TestServer::start(CONFIG).await;
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"records\"\r\n\r\n12\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nsynced\r\n--XyZ--\r\n";
+    let multipart = ("content-type", "multipart/form-data; boundary=XyZ");
+    let r = server
+        .send("POST", "/ping/orders", &[multipart], body.as_bytes())
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (
+            200,
+            "OK: success recorded (records=12, message of 6 bytes).\n"
+        )
+    );
+    assert_eq!(records_total(&server, "orders").await, 12.0);
+
+    let typo = "--XyZ\r\nContent-Disposition: form-data; name=\"record\"\r\n\r\n12\r\n--XyZ--\r\n";
+    let r = server
+        .send("POST", "/ping/orders", &[multipart], typo.as_bytes())
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().starts_with("unknown parameter \"record\""));
+
+    let file = "--XyZ\r\nContent-Disposition: form-data; name=\"records\"; filename=\"n.txt\"\r\n\r\n12\r\n--XyZ--\r\n";
+    let r = server
+        .send("POST", "/ping/orders", &[multipart], file.as_bytes())
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("is a file"), "{}", r.text());
+
+    let r = server
+        .send(
+            "POST",
+            "/ping/orders",
+            &[("content-type", "application/xml")],
+            b"<records>5</records>",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.text(),
+        "OK: success recorded (message of 20 bytes). The application/xml body was kept as \
+         the message; no parameters were read from it (send them in the query string, or as \
+         JSON or a form).\n"
+    );
+    assert_eq!(records_total(&server, "orders").await, 12.0);
+}
+
+#[tokio::test]
+async fn a_body_token_counts_and_a_wrong_one_is_never_ignored() {
+    let server = TestServer::start(CONFIG).await;
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let r = server
+        .send(
+            "POST",
+            "/ping/payroll",
+            &[form],
+            b"token=payroll-token-0123456789&records=3",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = server
+        .send(
+            "POST",
+            "/ping/payroll",
+            &[JSON],
+            br#"{"token": "payroll-token-0123456789"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let bearer = ("authorization", "Bearer payroll-token-0123456789");
+    let r = server
+        .send(
+            "POST",
+            "/ping/payroll",
+            &[bearer, form],
+            b"token=wrong&records=3",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (401, "wrong token for this check\n")
+    );
+    let r = server
+        .send("POST", "/ping/payroll", &[form], b"records=x")
+        .await;
+    assert_eq!(
+        r.status, 401,
+        "parse errors are only shown to authorized clients"
+    );
+    assert_eq!(records_total(&server, "payroll").await, 3.0);
+}
+
+#[tokio::test]
+async fn records_are_bounded_and_counters_never_go_backwards() {
+    let server = TestServer::start(CONFIG).await;
+    let r = server
+        .post("/ping/orders?records=18446744073709551615")
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.text(),
+        "records \"18446744073709551615\" is too large; the most one ping may report is \
+         9007199254740992 (2^53)\n"
+    );
+    let r = server.post("/ping/orders?records=9007199254740993").await;
+    assert_eq!(r.status, 400);
+
+    let max = "/ping/orders?records=9007199254740992";
+    assert_eq!(server.post(max).await.status, 200);
+    let first = records_total(&server, "orders").await;
+    assert_eq!(server.post(max).await.status, 200);
+    assert_eq!(server.post("/ping/orders?records=14").await.status, 200);
+    let m = server.scrape().await;
+    let total = m.of("deadman_check_records_total", "orders");
+    assert!(
+        total >= first,
+        "{total} < {first}: a counter went backwards"
+    );
+    let window = m.of("deadman_check_window_records", "orders");
+    assert!(window >= first, "the window sum wrapped: {window}");
+}
+
+#[tokio::test]
+async fn trailing_slash_is_an_unknown_action() {
+    let server = TestServer::start(CONFIG).await;
+    let r = server.post("/ping/orders/").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(
+        r.text().starts_with("unknown ping action \"\""),
+        "{}",
+        r.text()
+    );
+    let m = server.scrape().await;
+    assert_eq!(
+        m.value("deadman_check_pings_total{check=\"orders\",kind=\"success\"}"),
+        0.0
+    );
+}
+
+/// Sends raw bytes; returns everything the server sent until it closed the
+/// connection (bounded to 5 s).
+async fn raw(server: &TestServer, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
+        .await
+        .expect("the server closes the connection within 5 s")
+        .expect("read");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Both framings at once: hyper lets Transfer-Encoding win, drops
+/// Content-Length and closes the connection after answering, so nothing
+/// hidden behind the first request (as a proxy that trusted
+/// Content-Length would forward it) is ever read as a second request.
+#[tokio::test]
+async fn content_length_with_transfer_encoding_cannot_smuggle_a_request() {
+    let server = TestServer::start(CONFIG).await;
+    let smuggled = "POST /ping/orders?records=7 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    let request = format!(
+        "POST /ping/orders?records=5 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\
+         Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggled}",
+        5 + smuggled.len()
+    );
+    let answer = raw(&server, &request).await;
+    assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+    assert_eq!(records_total(&server, "orders").await, 5.0);
+}
+
+#[tokio::test]
+async fn rejections_are_counted_per_configured_check_and_unknown_names_create_no_series() {
+    let server = TestServer::start(CONFIG).await;
+    assert_eq!(server.post("/ping/payroll").await.status, 401);
+    assert_eq!(server.post("/ping/payroll?token=nope").await.status, 401);
+    assert_eq!(server.post("/ping/orders?records=-1").await.status, 400);
+    assert_eq!(server.post("/ping/no-such-check").await.status, 404);
+    let m = server.scrape().await;
+    assert_eq!(
+        m.value("deadman_check_pings_rejected_total{check=\"payroll\",reason=\"unauthorized\"}"),
+        2.0
+    );
+    assert_eq!(
+        m.value("deadman_check_pings_rejected_total{check=\"orders\",reason=\"bad_request\"}"),
+        1.0
+    );
+    assert_eq!(
+        m.value("deadman_pings_rejected_total{reason=\"not_found\"}"),
+        1.0
+    );
+    assert!(!m.text.contains("no-such-check"));
+    assert!(m
+        .get(&series("deadman_check_pings_rejected_total", "orders"))
+        .is_none());
+}
