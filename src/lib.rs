@@ -56,6 +56,7 @@ use crate::metrics::Metrics;
 use crate::store::writer::{self, WriterHandle, WriterParts};
 use crate::store::{Store, StoreError};
 use crate::web::router::App;
+pub use crate::web::server::ConnectionLimits;
 
 pub use crate::version::{REVISION, VERSION};
 
@@ -77,6 +78,8 @@ pub struct Server {
     loaded: oneshot::Receiver<Result<(), StoreError>>,
     /// The writer thread, joined on shutdown so the last batch is on disk.
     writer_thread: JoinHandle<()>,
+    /// Connection limits and timeouts of the accept loop.
+    limits: ConnectionLimits,
 }
 
 /// What the binary and tests may do to a running exporter from outside:
@@ -128,12 +131,21 @@ impl Server {
             metrics,
             clock: options.clock,
             telemetry_path: options.telemetry_path,
+            renders: Default::default(),
         });
         Ok(Server {
             app,
             loaded: spawned.loaded,
             writer_thread: spawned.thread,
+            limits: ConnectionLimits::default(),
         })
+    }
+
+    /// Replaces the default connection limits (`--web.max-connections`,
+    /// `--web.max-connections-per-ip`, `--web.read-header-timeout`).
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Server {
+        self.limits = limits;
+        self
     }
 
     pub fn control(&self) -> Control {
@@ -172,6 +184,7 @@ pub async fn run(
         app,
         loaded,
         writer_thread,
+        limits,
     } = server;
     // Resolves only if loading fails; once loaded it never completes.
     let load_failure = async move {
@@ -189,7 +202,7 @@ pub async fn run(
         }
     };
     let writer = app.writer.clone();
-    web::server::serve(listener, app, stop).await;
+    web::server::serve(listener, app, limits, stop).await;
 
     writer.stop();
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -38,6 +38,25 @@ struct Cli {
     /// Path under which metrics are exposed.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]
     telemetry_path: String,
+    /// Open connections at most, from all clients together.
+    #[arg(long = "web.max-connections", default_value_t = 4096, global = true)]
+    max_connections: usize,
+    /// Open connections at most from one client address (0: no limit).
+    /// Behind a reverse proxy every client has the proxy's address: raise it.
+    #[arg(
+        long = "web.max-connections-per-ip",
+        default_value_t = 256,
+        global = true
+    )]
+    max_connections_per_ip: usize,
+    /// How long a client may take to send a request head, on a new
+    /// connection or between keep-alive requests.
+    #[arg(long = "web.read-header-timeout", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    read_header_timeout: std::time::Duration,
+    /// How long a response write may make no progress (a client that stops
+    /// reading) before the connection is closed.
+    #[arg(long = "web.write-timeout", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    write_timeout: std::time::Duration,
     /// Directory for durable state; created if missing.
     #[arg(long = "storage.path", default_value = "data/", global = true)]
     storage_path: PathBuf,
@@ -225,6 +244,12 @@ fn serve(cli: &Cli) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if cli.read_header_timeout.is_zero() || cli.write_timeout.is_zero() {
+        eprintln!(
+            "error: --web.read-header-timeout and --web.write-timeout must be longer than 0s"
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if !cli.telemetry_path.starts_with('/') || cli.telemetry_path.starts_with("/ping/") {
         eprintln!(
             "error: --web.telemetry-path {:?} must start with / and not be under /ping/",
@@ -269,8 +294,14 @@ fn serve(cli: &Cli) -> ExitCode {
                 return ExitCode::from(EXIT_RUNTIME);
             }
         };
+        let limits = deadman::ConnectionLimits {
+            max_connections: cli.max_connections.max(1),
+            max_per_address: cli.max_connections_per_ip,
+            header_read_timeout: cli.read_header_timeout,
+            write_timeout: cli.write_timeout,
+        };
         let server = match Server::new(config, options, Box::new(store)) {
-            Ok(server) => server,
+            Ok(server) => server.with_limits(limits),
             Err(err) => {
                 report("starting the exporter", &err);
                 return ExitCode::from(EXIT_RUNTIME);

@@ -286,3 +286,107 @@ async fn rejections_are_counted_per_configured_check_and_unknown_names_create_no
         .get(&series("deadman_check_pings_rejected_total", "orders"))
         .is_none());
 }
+
+/// The soft limit on open files, from /proc (no libc needed).
+fn open_files_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(1024)
+}
+
+/// A request from a chosen loopback source address.
+async fn request_from(source: &str, server: &TestServer, method: &str, path: &str) -> u16 {
+    use http_body_util::Empty;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("source"))
+        .expect("bind the source address");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "x")
+        .body(Empty::<bytes::Bytes>::new())
+        .expect("request");
+    sender
+        .send_request(req)
+        .await
+        .expect("response")
+        .status()
+        .as_u16()
+}
+
+/// 4,500 slow and idle connections from 127.0.0.1 (more than the whole
+/// connection cap) must not lock out a ping and a scrape from 127.0.0.2.
+#[tokio::test]
+async fn one_address_cannot_take_every_connection() {
+    let server = TestServer::start(CONFIG).await;
+    let wanted = 4500.min(open_files_limit().saturating_sub(600) / 2);
+    let mut held = Vec::with_capacity(wanted);
+    for i in 0..wanted {
+        let Ok(mut stream) = tokio::net::TcpStream::connect(server.addr).await else {
+            break;
+        };
+        // Half of them slowloris (a head that never ends), half idle.
+        if i % 2 == 0 {
+            let _ = stream
+                .write_all(b"POST /ping/orders HTTP/1.1\r\nHost: x\r\n")
+                .await;
+        }
+        held.push(stream);
+    }
+    assert!(
+        held.len() >= 4000.min(wanted),
+        "only {} connections",
+        held.len()
+    );
+    let started = std::time::Instant::now();
+    let ping = tokio::time::timeout(
+        Duration::from_secs(1),
+        request_from("127.0.0.2", &server, "POST", "/ping/orders?records=1"),
+    )
+    .await
+    .expect("a ping from another address within 1 s");
+    assert_eq!(ping, 200);
+    let scrape = tokio::time::timeout(
+        Duration::from_secs(1),
+        request_from("127.0.0.3", &server, "GET", "/metrics"),
+    )
+    .await
+    .expect("a scrape from another address within 1 s");
+    assert_eq!(scrape, 200);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    drop(held);
+}
+
+/// Parallel scrapes share one render instead of each holding a copy.
+#[tokio::test]
+async fn parallel_scrapes_all_answer_from_shared_renders() {
+    let server = TestServer::start(CONFIG).await;
+    assert_eq!(server.post("/ping/orders?records=3").await.status, 200);
+    let addr = server.addr;
+    let scrapes: Vec<_> = (0..32)
+        .map(|_| {
+            tokio::spawn(async move { common::request(addr, "GET", "/metrics", &[], b"").await })
+        })
+        .collect();
+    for scrape in scrapes {
+        let reply = scrape.await.expect("scrape task");
+        assert_eq!(reply.status, 200);
+        assert!(reply
+            .text()
+            .contains("deadman_check_records_total{check=\"orders\"} 3\n"));
+    }
+}

@@ -5,7 +5,9 @@
 //! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]); [`scrape`] — the metrics endpoint;
 //!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
-//! * [`response`] — the one response builder and [`response::Refusal`].
+//! * [`response`] — the one response builder and [`response::Refusal`];
+//!   [`single_flight`] — concurrent scrapes share one render;
+//!   [`write_timeout`] — connections to clients that stop reading are closed.
 
 pub mod admin;
 pub mod history;
@@ -16,5 +18,7 @@ pub mod response;
 pub mod router;
 pub mod scrape;
 pub mod server;
+pub mod single_flight;
 #[cfg(test)]
 mod test_app;
+pub mod write_timeout;

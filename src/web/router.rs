@@ -30,6 +30,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Path of the metrics endpoint (`--web.telemetry-path`).
     pub telemetry_path: String,
+    /// Scrapes in progress, so concurrent ones share a render.
+    pub renders: scrape::Renders,
 }
 
 /// Routes one request. Never fails: every error is a response.
@@ -64,6 +66,7 @@ pub async fn route(
             rejections: &app.metrics.rejections,
             writer: &app.writer,
             clock: app.clock.as_ref(),
+            renders: &app.renders,
         };
         match get {
             true => scrape::handle(deps, req.headers()).await,

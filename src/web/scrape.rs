@@ -7,6 +7,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
 
 use super::response::{respond, text, HttpResponse};
+use super::single_flight::SingleFlight;
 use crate::clock::Clock;
 use crate::exposition;
 use crate::live_config::LiveConfig;
@@ -30,10 +31,47 @@ pub struct ScrapeDeps<'a> {
     pub writer: &'a WriterHandle,
     /// "Now" for deadlines and volume windows.
     pub clock: &'a dyn Clock,
+    /// Concurrent scrapes share one render.
+    pub renders: &'a Renders,
+}
+
+/// A finished render, shared by the scrapes that wait for it.
+type Rendered = Result<Bytes, String>;
+
+/// At most one render per encoding at a time, shared (see
+/// [`SingleFlight`]): memory per scrape is one copy of the body, however
+/// many clients scrape at once.
+#[derive(Default)]
+pub struct Renders {
+    plain: SingleFlight<Rendered>,
+    gzip: SingleFlight<Rendered>,
 }
 
 pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
     let gzip = accepts_gzip(headers);
+    let flight = if gzip {
+        &deps.renders.gzip
+    } else {
+        &deps.renders.plain
+    };
+    match flight.run(|| render(&deps, gzip)).await {
+        Ok(body) => {
+            let mut response = respond(StatusCode::OK, EXPOSITION_CONTENT_TYPE, body);
+            if gzip {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+                .headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+            response
+        }
+        Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, err),
+    }
+}
+
+async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let registry = deps.registry.clone();
     let config = deps.config.current();
     // Taken together, before rendering: one consistent view of the state.
@@ -46,27 +84,9 @@ pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
     })
     .await;
     match rendered {
-        Ok(Ok(exposition)) => {
-            let mut response = respond(
-                StatusCode::OK,
-                EXPOSITION_CONTENT_TYPE,
-                Bytes::from(exposition.body),
-            );
-            if exposition.gzipped {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            response
-                .headers_mut()
-                .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-            response
-        }
-        Ok(Err(err)) => text(StatusCode::INTERNAL_SERVER_ERROR, err),
-        Err(err) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("rendering metrics failed: {err}"),
-        ),
+        Ok(Ok(exposition)) => Ok(Bytes::from(exposition.body)),
+        Ok(Err(err)) => Err(err),
+        Err(err) => Err(format!("rendering metrics failed: {err}")),
     }
 }
 
@@ -100,6 +120,7 @@ mod tests {
             rejections: &app.app.metrics.rejections,
             writer: &app.app.writer,
             clock: app.clock.as_ref(),
+            renders: &app.app.renders,
         };
         let (status, body) = read(handle(deps, &HeaderMap::new()).await).await;
         assert_eq!(status, 200);
