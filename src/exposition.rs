@@ -316,6 +316,7 @@ const REJECTIONS: [Rejection; Rejection::COUNT] = [
     Rejection::MethodNotAllowed,
     Rejection::NotFound,
     Rejection::PayloadTooLarge,
+    Rejection::RateLimited,
     Rejection::Unauthorized,
     Rejection::Unavailable,
 ];

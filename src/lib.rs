@@ -132,6 +132,7 @@ impl Server {
             clock: options.clock,
             telemetry_path: options.telemetry_path,
             renders: Default::default(),
+            limits: Default::default(),
         });
         Ok(Server {
             app,

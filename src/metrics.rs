@@ -22,6 +22,8 @@ crate::string_enum! {
         Unauthorized = "unauthorized",
         BadRequest = "bad_request",
         PayloadTooLarge = "payload_too_large",
+        /// Over the check's rate limit, or too many failed tokens (429).
+        RateLimited = "rate_limited",
         /// Not ready yet, or storage failing (503).
         Unavailable = "unavailable",
     }
@@ -86,6 +88,9 @@ pub struct StorageMetrics {
     pub errors: IntCounter,
     /// Checks loaded from the store at startup.
     pub restored_checks: IntGauge,
+    /// Run ids forgotten before they were a day old, because a check had
+    /// more than the per-check cap: retries of those would count twice.
+    pub rids_forgotten: IntCounter,
 }
 
 /// Exporter self-metrics. Registered once; the handles are cheap clones.
@@ -155,6 +160,11 @@ impl Metrics {
             "Checks whose state was loaded from storage at startup.",
         )
         .expect("static metric definition is valid");
+        let rids_forgotten = IntCounter::new(
+            "deadman_rids_forgotten_total",
+            "Run ids forgotten before they were a day old because a check had more than 100,000.",
+        )
+        .expect("static metric definition is valid");
         let build_info = IntGaugeVec::new(
             Opts::new(
                 "deadman_build_info",
@@ -175,6 +185,7 @@ impl Metrics {
             Box::new(storage_commit_batch_size.clone()),
             Box::new(storage_errors.clone()),
             Box::new(restored_checks.clone()),
+            Box::new(rids_forgotten.clone()),
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
@@ -198,6 +209,7 @@ impl Metrics {
                 commit_batch_size: storage_commit_batch_size,
                 errors: storage_errors,
                 restored_checks,
+                rids_forgotten,
             },
         }
     }

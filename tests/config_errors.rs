@@ -13,6 +13,10 @@ const CASES: &[(&str, &str)] = &[
         "check \"orders\" (line 1): cron: \"61 * * * *\" is not a valid cron expression: Component error: Number out of bounds.",
     ),
     (
+        "invalid-bad-rate-limit.toml",
+        "check \"orders\" (line 1): rate_limit: \"lots\" is not a rate; write pings per second, minute or hour as \"50/s\", \"600/m\" or \"1000/h\", or \"none\" for no limit",
+    ),
+    (
         "invalid-bad-default.toml",
         "[defaults] (line 1): grace: \"five minutes\" is not a valid duration (expected number at 0); write it like \"90s\", \"15m\" or \"1h 30m\"",
     ),
@@ -90,7 +94,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-key.toml",
-        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry",
+        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, rate_limit, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry",
     ),
     (
         "invalid-unknown-section.toml",

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::binary::{dir_with_config, metric, run_once, send, start, stop_cleanly, wait_ready};
 
-const CONFIG: &str = "[[check]]\nname = \"crash\"\nowner = \"ops\"\nevery = \"1h\"\n";
+/// Floods one check on purpose, so without the per-check rate limit.
+const CONFIG: &str =
+    "[[check]]\nname = \"crash\"\nowner = \"ops\"\nevery = \"1h\"\nrate_limit = \"none\"\n";
 const CLIENTS: usize = 16;
 
 fn ping(address: &str, rid: &str) -> bool {

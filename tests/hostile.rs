@@ -390,3 +390,67 @@ async fn parallel_scrapes_all_answer_from_shared_renders() {
             .contains("deadman_check_records_total{check=\"orders\"} 3\n"));
     }
 }
+
+/// A flood on one check is answered 429 once past its rate limit, with
+/// `Retry-After`; other checks are not affected, and time refills it.
+#[tokio::test]
+async fn a_flood_on_one_check_is_rate_limited() {
+    let config = format!("{CONFIG}\n[[check]]\nname = \"flooded\"\nowner = \"ops\"\nevery = \"1h\"\nrate_limit = \"5/s\"\n");
+    let server = TestServer::start(&config).await;
+    for i in 0..5 {
+        let r = server.post(&format!("/ping/flooded?rid=f{i}")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = server.post("/ping/flooded?rid=f5").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(
+        r.text(),
+        "check \"flooded\" accepts at most 5 pings per second (its rate_limit); slow down\n"
+    );
+    assert_eq!(
+        server.post("/ping/orders").await.status,
+        200,
+        "other checks pass"
+    );
+    server.advance(1.0);
+    assert_eq!(server.post("/ping/flooded?rid=f5").await.status, 200);
+    let m = server.scrape().await;
+    assert_eq!(
+        m.value("deadman_check_pings_rejected_total{check=\"flooded\",reason=\"rate_limited\"}"),
+        1.0
+    );
+}
+
+/// Ten wrong tokens from one address, then that address gets 429 for a
+/// while, even with the right token; other addresses are unaffected.
+#[tokio::test]
+async fn repeated_wrong_tokens_from_one_address_are_slowed_down() {
+    let server = TestServer::start(CONFIG).await;
+    for _ in 0..10 {
+        assert_eq!(server.post("/ping/payroll?token=guess").await.status, 401);
+    }
+    let r = server
+        .post("/ping/payroll?token=payroll-token-0123456789")
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(
+        request_from(
+            "127.0.0.2",
+            &server,
+            "POST",
+            "/ping/payroll?token=payroll-token-0123456789"
+        )
+        .await,
+        200
+    );
+    server.advance(2.0);
+    assert_eq!(
+        server
+            .post("/ping/payroll?token=payroll-token-0123456789")
+            .await
+            .status,
+        200
+    );
+}

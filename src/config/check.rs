@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::rate_limit::RateLimit;
 use crate::auth::Token;
 use crate::model::expectations::{Expiry, Volume};
 use crate::model::schedule::Schedule;
@@ -38,6 +39,8 @@ pub struct Check {
     pub grace: Duration,
     /// A started run must finish within this, if set.
     pub max_runtime: Option<Duration>,
+    /// Pings accepted per second (a token bucket); `None` is no limit.
+    pub rate_limit: Option<RateLimit>,
     /// HTTP methods accepted on this check's ping URLs.
     pub methods: Methods,
     /// Secret a ping must present, if any.

@@ -23,12 +23,15 @@ mod check;
 mod error;
 mod expectations;
 mod fields;
+mod rate_limit;
 // Re-exports for users of the module. The files inside `config/` import
 // from each other directly, never through this file, so the module graph
 // has no cycles.
 pub use check::{Check, Methods, Severity, StorageSettings};
 pub use error::ConfigError;
 pub use fields::valid_check_name;
+use rate_limit::parse_rate_limit;
+pub use rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
 
 use error::invalid;
 use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
@@ -83,6 +86,7 @@ struct RawDefaults {
     severity: Option<String>,
     grace: Option<String>,
     max_runtime: Option<String>,
+    rate_limit: Option<String>,
     timezone: Option<String>,
     methods: Option<Vec<String>>,
     token: Option<String>,
@@ -104,6 +108,7 @@ struct RawCheck {
     timezone: Option<String>,
     grace: Option<String>,
     max_runtime: Option<String>,
+    rate_limit: Option<String>,
     methods: Option<Vec<String>>,
     token: Option<String>,
     token_file: Option<String>,
@@ -304,6 +309,8 @@ struct Defaults {
     severity: Option<Severity>,
     grace: Option<Duration>,
     max_runtime: Option<Duration>,
+    /// `Some(None)` is `rate_limit = "none"`.
+    rate_limit: Option<Option<RateLimit>>,
     timezone: Option<Tz>,
     methods: Option<Methods>,
     token: Option<Token>,
@@ -325,6 +332,10 @@ impl Defaults {
             max_runtime: raw
                 .max_runtime
                 .map(|m| parse_max_runtime(location, &m))
+                .transpose()?,
+            rate_limit: raw
+                .rate_limit
+                .map(|r| parse_rate_limit(location, &r))
                 .transpose()?,
             timezone: raw
                 .timezone
@@ -390,6 +401,10 @@ fn validate_check(
         Some(m) => Some(parse_max_runtime(location, &m)?),
         None => defaults.max_runtime,
     };
+    let rate_limit = match raw.rate_limit {
+        Some(r) => parse_rate_limit(location, &r)?,
+        None => defaults.rate_limit.unwrap_or(Some(DEFAULT_RATE_LIMIT)),
+    };
     let methods = match raw.methods {
         Some(m) => parse_methods(location, &m)?,
         None => defaults.methods.unwrap_or(Methods::ALL),
@@ -421,6 +436,7 @@ fn validate_check(
         schedule,
         grace,
         max_runtime,
+        rate_limit,
         methods,
         token,
         labels: raw.labels,

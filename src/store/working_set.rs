@@ -133,8 +133,9 @@ impl WorkingSet {
         (batch, outcomes)
     }
 
-    /// Makes a committed batch part of the working copy.
-    pub fn apply(&mut self, batch: &Batch, config: &Config, now: f64) {
+    /// Makes a committed batch part of the working copy. Returns how many
+    /// run ids younger than a day had to be forgotten to respect the cap.
+    pub fn apply(&mut self, batch: &Batch, config: &Config, now: f64) -> usize {
         for (name, state) in &batch.states {
             self.checks.entry(name).state = state.clone();
         }
@@ -150,14 +151,17 @@ impl WorkingSet {
             self.checks.remove(name);
             self.rids.remove(name);
         }
+        let mut forgotten = 0;
         for row in &batch.rids {
             if self.checks.get(&row.check).is_some() {
-                self.rids
+                forgotten += self
+                    .rids
                     .entry(row.check.clone())
                     .or_default()
                     .insert(row.kind, &row.rid, row.at);
             }
         }
+        forgotten
     }
 
     /// What `config` at `now` changes about the known checks, as a batch:

@@ -300,7 +300,8 @@ impl Writer {
                     tracing::info!("storage recovered; writes resumed");
                 }
                 self.status.set_fault(None);
-                self.set.apply(batch, &self.config, self.clock.now().wall);
+                let forgotten = self.set.apply(batch, &self.config, self.clock.now().wall);
+                self.metrics.rids_forgotten.inc_by(forgotten as u64);
                 self.publisher.publish(self.set.snapshot());
             }
             Err(err) => {

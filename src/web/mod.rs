@@ -2,7 +2,8 @@
 //! per endpoint group. Handlers are given only the handles they use; the
 //! router is the one place that holds them all.
 //!
-//! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]); [`scrape`] — the metrics endpoint;
+//! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]; limits:
+//!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
 //!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
 //! * [`response`] — the one response builder and [`response::Refusal`];
@@ -14,6 +15,7 @@ pub mod history;
 pub mod landing;
 pub mod ping;
 pub mod ping_body;
+pub mod rate_limit;
 pub mod response;
 pub mod router;
 pub mod scrape;

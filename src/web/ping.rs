@@ -12,6 +12,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 
 use super::ping_body::{is_multipart, multipart_fields, read_body, BodyError, Head};
+use super::rate_limit::{retry_after_seconds, RateLimits};
 use super::response::{text, HttpResponse, Refusal};
 use crate::auth::{self, AuthError};
 use crate::clock::{Clock, Stamp};
@@ -32,6 +33,8 @@ pub struct PingDeps<'a> {
     pub clock: &'a dyn Clock,
     /// Every refusal is counted by reason.
     pub rejections: &'a Rejections,
+    /// Pings per check, failed tokens per address.
+    pub limits: &'a RateLimits,
 }
 
 /// A refused ping: which configured check it was for, if any.
@@ -124,6 +127,18 @@ where
     if !check.methods.allows(req.method()) {
         return Err(Refusal::method_not_allowed(&check.methods.allow_header()));
     }
+    deps.limits
+        .admit_ping(&check.name, check.rate_limit, at.mono)
+        .map_err(|wait| {
+            let limit = check.rate_limit.map(|l| l.describe()).unwrap_or_default();
+            too_many(
+                format!(
+                    "check {:?} accepts at most {limit} (its rate_limit); slow down",
+                    check.name
+                ),
+                wait,
+            )
+        })?;
     // `/ping/x/` is not `/ping/x`: an empty action is unknown, not success.
     if action == Some("") {
         return Err(unknown_action(PingError::UnknownAction(String::new())));
@@ -149,7 +164,19 @@ where
         None => parse(check, action.unwrap_or(""), &head, &body, None),
     };
     let body_token = parsed.as_ref().ok().and_then(|p| p.body_token.as_deref());
-    authorize(check, &headers, head.query.as_deref(), body_token)?;
+    if check.token.is_some() {
+        deps.limits
+            .may_try_token(remote.ip(), at.mono)
+            .map_err(|wait| {
+                too_many(
+                    "too many wrong or missing tokens from this address; wait and retry",
+                    wait,
+                )
+            })?;
+    }
+    authorize(check, &headers, head.query.as_deref(), body_token).inspect_err(|_| {
+        deps.limits.token_failed(remote.ip(), at.mono);
+    })?;
     let Parsed {
         ping,
         body_as_message,
@@ -230,6 +257,21 @@ fn authorize(
     })
 }
 
+/// A 429 with `Retry-After`.
+fn too_many(message: impl Into<String>, wait: std::time::Duration) -> Refusal {
+    Refusal {
+        header: Some((
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_seconds(wait)),
+        )),
+        ..Refusal::new(
+            Rejection::RateLimited,
+            StatusCode::TOO_MANY_REQUESTS,
+            message,
+        )
+    }
+}
+
 fn unknown_action(err: PingError) -> Refusal {
     Refusal::new(Rejection::NotFound, StatusCode::NOT_FOUND, err.to_string())
 }
@@ -294,6 +336,7 @@ mod tests {
             writer: &app.app.writer,
             clock: app.clock.as_ref(),
             rejections: &app.app.metrics.rejections,
+            limits: &app.app.limits,
         };
         let rest = uri
             .trim_start_matches("/ping/")

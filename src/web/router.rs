@@ -32,6 +32,8 @@ pub struct App {
     pub telemetry_path: String,
     /// Scrapes in progress, so concurrent ones share a render.
     pub renders: scrape::Renders,
+    /// Ping rate limits per check and failed-token budgets per address.
+    pub limits: super::rate_limit::RateLimits,
 }
 
 /// Routes one request. Never fails: every error is a response.
@@ -48,6 +50,7 @@ pub async fn route(
             writer: &app.writer,
             clock: app.clock.as_ref(),
             rejections: &app.metrics.rejections,
+            limits: &app.limits,
         };
         ping::handle(deps, req, remote, rest).await
     } else if let Some(check) = path

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::model::recent_rids::RID_MIN_COUNT;
+use crate::model::recent_rids::{RID_MAX_COUNT, RID_MIN_COUNT};
 use crate::model::{FailReason, Run};
 use crate::store::error::StoreError;
 use crate::store::seam::Batch;
@@ -166,7 +166,8 @@ fn expiries_to_json(expiries: &BTreeMap<String, f64>) -> String {
 }
 
 /// Forgets rids older than `before`, except each check's newest
-/// [`RID_MIN_COUNT`]; only checks with more than that many need work.
+/// [`RID_MIN_COUNT`], and any beyond each check's newest [`RID_MAX_COUNT`];
+/// only checks with more than [`RID_MIN_COUNT`] need work.
 fn prune_rids(tx: &Transaction<'_>, before: f64) -> rusqlite::Result<()> {
     let crowded: Vec<String> = tx
         .prepare_cached("SELECT check_name FROM rids GROUP BY check_name HAVING count(*) > ?1")?
@@ -184,6 +185,20 @@ fn prune_rids(tx: &Transaction<'_>, before: f64) -> rusqlite::Result<()> {
             tx.execute(
                 "DELETE FROM rids WHERE check_name = ?1 AND at < ?2 AND at < ?3",
                 params![check, before, cutoff],
+            )?;
+        }
+        // The hard cap, whatever their age, as in memory.
+        let cap: Option<f64> = tx
+            .query_row(
+                "SELECT at FROM rids WHERE check_name = ?1 ORDER BY at DESC LIMIT 1 OFFSET ?2",
+                params![check, RID_MAX_COUNT as i64 - 1],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(cap) = cap {
+            tx.execute(
+                "DELETE FROM rids WHERE check_name = ?1 AND at < ?2",
+                params![check, cap],
             )?;
         }
     }
