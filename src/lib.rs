@@ -51,7 +51,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::live_config::{LiveConfig, ReloadError};
+use crate::live_config::{LiveConfig, Reloaded};
 use crate::metrics::Metrics;
 use crate::store::writer::{self, WriterHandle, WriterParts};
 use crate::store::{Store, StoreError};
@@ -99,7 +99,7 @@ impl Control {
 
     /// Re-reads the config file, as `POST /-/reload` does. Returns the
     /// number of configured checks.
-    pub async fn reload(&self) -> Result<usize, ReloadError> {
+    pub async fn reload(&self) -> Reloaded {
         self.config.reload(&self.writer).await
     }
 }

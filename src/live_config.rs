@@ -2,7 +2,9 @@
 //! (SIGHUP and `POST /-/reload`), which also owns the reload gauges.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -55,7 +57,22 @@ struct Inner {
     gauges: ReloadGauges,
     /// For the success timestamp.
     clock: Arc<dyn Clock>,
+    /// Reload requests so far; each caller takes a number.
+    requested: AtomicU64,
+    /// The last reload's outcome and the highest request number it
+    /// answers (every request that arrived before it read the file), so a
+    /// burst of requests costs one or two reloads, not one each.
+    last: Mutex<Option<(u64, Reloaded)>>,
+    /// When a reload was last logged at info: a flood of reloads logs one
+    /// line a second, the rest at debug.
+    last_logged: Mutex<Option<Instant>>,
 }
+
+/// A reload's outcome, shared by the requests it answers.
+pub type Reloaded = Result<usize, Arc<ReloadError>>;
+
+/// Reload log lines at info at most this often.
+const RELOAD_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 impl LiveConfig {
     /// A config that has just been loaded from `path` successfully.
@@ -72,6 +89,9 @@ impl LiveConfig {
                 reloading: tokio::sync::Mutex::new(()),
                 gauges,
                 clock,
+                requested: AtomicU64::new(0),
+                last: Mutex::new(None),
+                last_logged: Mutex::new(None),
             }),
         };
         live.record(true);
@@ -87,17 +107,56 @@ impl LiveConfig {
     /// recorded what it changes, makes it current. On any error the old
     /// config stays in effect and `deadman_config_last_reload_successful`
     /// is 0. Returns the number of configured checks.
-    pub async fn reload(&self, writer: &WriterHandle) -> Result<usize, ReloadError> {
+    ///
+    /// Requests that arrive while a reload runs wait for the next one and
+    /// share its outcome: it reads the file after they arrived, so it sees
+    /// whatever they were sent for.
+    pub async fn reload(&self, writer: &WriterHandle) -> Reloaded {
+        let ticket = self.inner.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let _one_at_a_time = self.inner.reloading.lock().await;
-        let result = self.load_and_apply(writer).await;
-        match &result {
-            Ok(checks) => tracing::info!(checks, "config reloaded"),
-            Err(err) => {
+        if let Some(shared) = self.answered(ticket) {
+            return shared;
+        }
+        let covers = self.inner.requested.load(Ordering::SeqCst);
+        let result = self.load_and_apply(writer).await.map_err(Arc::new);
+        self.log(&result);
+        self.record(result.is_ok());
+        *self.inner.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((covers, result.clone()));
+        result
+    }
+
+    /// The last outcome, if that reload started after request `ticket`.
+    fn answered(&self, ticket: u64) -> Option<Reloaded> {
+        match &*self.inner.last.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((covers, result)) if *covers >= ticket => Some(result.clone()),
+            _ => None,
+        }
+    }
+
+    fn log(&self, result: &Reloaded) {
+        let now = Instant::now();
+        let loud = {
+            let mut last = self
+                .inner
+                .last_logged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let loud = last.is_none_or(|at| now.duration_since(at) >= RELOAD_LOG_INTERVAL);
+            if loud {
+                *last = Some(now);
+            }
+            loud
+        };
+        match (result, loud) {
+            (Ok(checks), true) => tracing::info!(checks, "config reloaded"),
+            (Ok(checks), false) => tracing::debug!(checks, "config reloaded"),
+            (Err(err), true) => {
                 tracing::error!(error = %err, "config reload failed; keeping the previous config")
             }
+            (Err(err), false) => {
+                tracing::debug!(error = %err, "config reload failed; keeping the previous config")
+            }
         }
-        self.record(result.is_ok());
-        result
     }
 
     async fn load_and_apply(&self, writer: &WriterHandle) -> Result<usize, ReloadError> {

@@ -454,3 +454,25 @@ async fn repeated_wrong_tokens_from_one_address_are_slowed_down() {
         200
     );
 }
+
+/// A burst of reloads is coalesced: all are answered, quickly, and pings
+/// keep flowing meanwhile.
+#[tokio::test]
+async fn a_burst_of_reloads_is_coalesced() {
+    let server = TestServer::start(CONFIG).await;
+    let addr = server.addr;
+    let started = std::time::Instant::now();
+    let reloads: Vec<_> = (0..200)
+        .map(|_| {
+            tokio::spawn(async move { common::request(addr, "POST", "/-/reload", &[], b"").await })
+        })
+        .collect();
+    assert_eq!(server.post("/ping/orders?records=1").await.status, 200);
+    for reload in reloads {
+        let reply = reload.await.expect("reload task");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.text(), "Reloaded: 2 checks.\n");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(records_total(&server, "orders").await, 1.0);
+}
