@@ -27,7 +27,9 @@ use super::seam::{Batch, HistoryRow, Snapshot, Store};
 
 /// The database file's name under `--storage.path`.
 pub const DB_FILE: &str = "deadman.db";
-/// The lock file's name under `--storage.path`.
+/// The lock file's name under `--storage.path`: locked as well as the
+/// directory, because it is all that deadman versions before the
+/// directory lock take.
 pub const LOCK_FILE: &str = "lock";
 
 /// How long a statement waits for another connection's lock (someone's
