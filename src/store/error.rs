@@ -14,8 +14,9 @@ pub enum StoreError {
     Locked {
         /// The storage directory.
         dir: PathBuf,
-        /// The lock file inside it.
-        lock_file: PathBuf,
+        /// What is locked: the directory itself, or the `lock` file inside
+        /// it that deadman versions before the directory lock used.
+        held: PathBuf,
     },
     /// The file is damaged, truncated or not a deadman database.
     Corrupt {
@@ -23,6 +24,19 @@ pub enum StoreError {
         /// What gave it away, e.g. "it looks truncated".
         why: String,
     },
+    /// `deadman.db` existed before this start but holds no deadman schema
+    /// (zero bytes, or an SQLite database without our tables). deadman
+    /// creates its database atomically, so such a file is not one it was
+    /// building: starting empty on it could hide lost state.
+    Uninitialised {
+        path: PathBuf,
+        /// What it holds instead, e.g. "it is empty (0 bytes)".
+        why: String,
+    },
+    /// A checkpoint could not copy the whole WAL into the database because
+    /// another connection (a backup, `deadman docs`) was reading it. Not a
+    /// failed commit: everything is still durable in the WAL.
+    CheckpointBusy { path: PathBuf },
     /// Written by a newer deadman whose schema this one does not know.
     NewerSchema {
         path: PathBuf,
@@ -78,19 +92,41 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Locked { dir, lock_file } => write!(
-                f,
-                "storage path {} is in use by another deadman process (it holds the lock \
-                 on {}); stop that one first, or give this one its own --storage.path",
-                dir.display(),
-                lock_file.display()
-            ),
+            StoreError::Locked { dir, held } => {
+                let held = if held == dir {
+                    "the directory itself".to_string()
+                } else {
+                    held.display().to_string()
+                };
+                write!(
+                    f,
+                    "storage path {} is in use by another deadman process (it holds the lock \
+                     on {held}); stop that one first, or give this one its own --storage.path",
+                    dir.display()
+                )
+            }
             StoreError::Corrupt { path, why } => write!(
                 f,
                 "{} is corrupt or not a deadman database ({why}); deadman will not start on it so \
                  that no state is silently lost: stop deadman, move the file (and any -wal/-shm \
                  files) aside, then restore it from a backup or start without it to begin with \
                  empty state",
+                path.display()
+            ),
+            StoreError::Uninitialised { path, why } => write!(
+                f,
+                "{} exists but holds no deadman state ({why}); deadman will not start on it, \
+                 because starting empty from a file that was already there could hide lost \
+                 state (a failed restore, a bad copy). Stop deadman, then either restore the \
+                 file from a backup, or move it (and any -wal/-shm files) aside or delete it \
+                 to start with empty state",
+                path.display()
+            ),
+            StoreError::CheckpointBusy { path } => write!(
+                f,
+                "{}: the WAL could not be checkpointed completely because another connection \
+                 (a backup, `deadman docs`) was reading it; the file alone lags behind its \
+                 -wal file until a later checkpoint succeeds",
                 path.display()
             ),
             StoreError::NewerSchema {

@@ -13,6 +13,14 @@ pub trait Store: Send + 'static {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError>;
     /// A check's most recent pings, newest first, at most `limit`.
     fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError>;
+    /// Folds what is committed into the store's main file, for stores that
+    /// keep a log beside it (SQLite's WAL), so that file alone is a recent
+    /// copy. Called by the writer on every maintenance pass and on clean
+    /// shutdown; a failure is logged, never fails a commit. Stores without
+    /// such a log need not implement it.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// What a store held at startup.

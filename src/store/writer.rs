@@ -159,6 +159,7 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
         metrics: parts.metrics,
         clock: parts.clock,
         status: Arc::clone(&status),
+        checkpoint_failing: false,
     };
     let thread = std::thread::Builder::new()
         .name("deadman-writer".into())
@@ -192,6 +193,9 @@ struct Writer {
     clock: Arc<dyn Clock>,
     /// What handlers ask about: ready, and the current fault.
     status: Arc<StorageStatus>,
+    /// Whether the last checkpoint failed, so a lasting failure is logged
+    /// once as a warning and its recovery once.
+    checkpoint_failing: bool,
 }
 
 impl Writer {
@@ -222,7 +226,10 @@ impl Writer {
             let first = match inbox.recv_timeout(wait) {
                 Ok(request) => Some(request),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.checkpoint();
+                    return;
+                }
             };
             if first.is_none() || last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
                 self.maintenance();
@@ -246,6 +253,7 @@ impl Writer {
                     }
                     Request::Stop => {
                         self.commit_pings(pings);
+                        self.checkpoint();
                         return;
                     }
                 }
@@ -329,14 +337,126 @@ impl Writer {
         Ok(())
     }
 
-    /// Retention, rid pruning, and a write that proves the store works
-    /// again after a fault.
+    /// Retention, rid pruning, a write that proves the store works again
+    /// after a fault, and a checkpoint so the database file alone is never
+    /// more than a maintenance interval behind.
     fn maintenance(&mut self) {
         let now = self.clock.now().wall;
         let batch = self.set.maintenance(&self.config, now);
         if self.commit_and_publish(&batch, 0).is_ok() {
             self.set.prune_record_events(&self.config, now);
             self.publisher.publish(self.set.snapshot());
+            self.checkpoint();
         }
+    }
+
+    /// Checkpoints the store. A failure is only logged: every commit is
+    /// still durable in the WAL, so pings and health are unaffected, and
+    /// the next pass (or shutdown) tries again.
+    fn checkpoint(&mut self) {
+        match self.store.checkpoint() {
+            Ok(()) => {
+                if self.checkpoint_failing {
+                    tracing::info!("storage checkpoint succeeded again");
+                }
+                self.checkpoint_failing = false;
+            }
+            Err(err) => {
+                if self.checkpoint_failing {
+                    tracing::debug!(error = %err, "storage checkpoint still failing");
+                } else {
+                    tracing::warn!(error = %err, "storage checkpoint failed; retried every minute");
+                }
+                self.checkpoint_failing = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::seam::{MemoryStore, Snapshot};
+
+    /// Counts checkpoints; fails them while `failing`.
+    struct Counting {
+        checkpoints: Arc<AtomicUsize>,
+        failing: bool,
+    }
+
+    impl Store for Counting {
+        fn load(&mut self) -> Result<Snapshot, StoreError> {
+            MemoryStore.load()
+        }
+
+        fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
+            MemoryStore.commit(batch)
+        }
+
+        fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+            MemoryStore.history(check, limit)
+        }
+
+        fn checkpoint(&mut self) -> Result<(), StoreError> {
+            self.checkpoints.fetch_add(1, Ordering::SeqCst);
+            if self.failing {
+                return Err(StoreError::Backend("checkpoint failed".into()));
+            }
+            Ok(())
+        }
+    }
+
+    fn writer(failing: bool) -> (Writer, Arc<AtomicUsize>) {
+        let checkpoints = Arc::new(AtomicUsize::new(0));
+        let config = Config::parse(
+            "[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\n",
+            std::path::Path::new("."),
+        )
+        .expect("config");
+        let writer = Writer {
+            store: Box::new(Counting {
+                checkpoints: Arc::clone(&checkpoints),
+                failing,
+            }),
+            set: WorkingSet::default(),
+            config: Arc::new(config),
+            publisher: crate::state::channel().0,
+            metrics: crate::metrics::Metrics::new().storage,
+            clock: Arc::new(ManualClock::new(1_772_442_000.0)),
+            status: Arc::new(StorageStatus::default()),
+            checkpoint_failing: false,
+        };
+        (writer, checkpoints)
+    }
+
+    #[test]
+    fn maintenance_checkpoints_the_store() {
+        let (mut writer, checkpoints) = writer(false);
+        writer.maintenance();
+        assert_eq!(checkpoints.load(Ordering::SeqCst), 1);
+        assert!(!writer.checkpoint_failing);
+    }
+
+    #[test]
+    fn a_failed_checkpoint_is_no_storage_fault() {
+        let (mut writer, checkpoints) = writer(true);
+        writer.maintenance();
+        writer.maintenance();
+        assert_eq!(checkpoints.load(Ordering::SeqCst), 2);
+        assert!(writer.checkpoint_failing);
+        assert_eq!(writer.status.fault(), None, "health is unaffected");
+        assert_eq!(writer.metrics.errors.get(), 0, "no commit failed");
+    }
+
+    #[test]
+    fn stopping_checkpoints_after_the_last_commit() {
+        let (mut writer, checkpoints) = writer(false);
+        let (tx, rx) = mpsc::channel();
+        tx.send(Request::Stop).expect("send");
+        writer.serve(&rx);
+        assert_eq!(checkpoints.load(Ordering::SeqCst), 1);
     }
 }

@@ -2,19 +2,23 @@
 //! committed transaction survives power loss, not just a process crash.
 //!
 //! One file, `deadman.db`, under `--storage.path`, guarded by an exclusive
-//! lock on `lock` beside it so that two exporters can never write the same
-//! state. The schema version is `PRAGMA user_version`; migrations run in
-//! order on open, and a file from a newer deadman is refused.
+//! lock on the directory itself (and on `lock` beside the file) so that two
+//! exporters can never write the same state. The schema version is
+//! `PRAGMA user_version`; migrations run in order on open, and a file from
+//! a newer deadman, or one that existed with no schema, is refused.
 //!
-//! This file opens and locks; `schema` migrates and refuses files that are
-//! not ours; `read` loads and decodes; `write` commits a batch.
+//! This file opens; `lock` locks; `create` builds a new database
+//! atomically; `schema` migrates and refuses files that are not ours;
+//! `read` loads and decodes; `write` commits a batch and checkpoints.
 
+mod create;
+mod lock;
 mod read;
 mod schema;
 mod write;
 
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -23,67 +27,63 @@ use super::seam::{Batch, HistoryRow, Snapshot, Store};
 
 /// The database file's name under `--storage.path`.
 pub const DB_FILE: &str = "deadman.db";
-/// The lock file's name under `--storage.path`.
+/// The lock file's name under `--storage.path`: locked as well as the
+/// directory, because it is all that deadman versions before the
+/// directory lock take.
 pub const LOCK_FILE: &str = "lock";
+
+/// How long a statement waits for another connection's lock (someone's
+/// `sqlite3` shell) before failing; checkpoints never wait (see `write`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     conn: Connection,
     /// Where the database is, for error messages.
     path: PathBuf,
-    /// Held for the store's lifetime: the OS releases the lock when the
+    /// Held for the store's lifetime: the OS releases the locks when the
     /// process dies, however it dies.
-    _lock: File,
+    _locks: lock::Locks,
 }
 
 impl SqliteStore {
-    /// Locks `dir`, opens (or creates) the database and brings its schema up
-    /// to date. Fails with a sentence saying what to do if the directory is in
-    /// use by another deadman, or the file is corrupt or from a newer version.
+    /// Locks `dir`, opens the database (creating it atomically if there is
+    /// none) and brings its schema up to date. Fails with a sentence saying
+    /// what to do if the directory is in use by another deadman, or the file
+    /// is corrupt, has no schema, or is from a newer version.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(StoreError::io(format!(
             "cannot create storage path {}",
             dir.display()
         )))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(StoreError::io(format!(
-                "cannot open {}",
-                lock_path.display()
-            )))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked {
-                    dir: dir.to_path_buf(),
-                    lock_file: lock_path,
-                })
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StoreError::io(format!(
-                    "cannot lock {}",
-                    lock_path.display()
-                ))(e))
-            }
-        }
-
+        let locks = lock::acquire(dir)?;
         let path = dir.join(DB_FILE);
+        let len = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create::atomically(&path, &locks.dir)?;
+                tracing::info!(file = %path.display(), "created a new, empty database");
+                std::fs::metadata(&path)
+                    .map_err(StoreError::io(format!("cannot read {}", path.display())))?
+                    .len()
+            }
+            Err(e) => return Err(StoreError::io(format!("cannot read {}", path.display()))(e)),
+        };
         schema::check_file_size(&path)?;
+        // No CREATE: the file exists, and if it vanished meanwhile, starting
+        // empty is exactly what must not happen.
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| StoreError::sql("cannot open the database", &path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StoreError::sql("setting the busy timeout", &path, e))?;
         let mut store = SqliteStore {
             conn,
             path,
-            _lock: lock,
+            _locks: locks,
         };
+        schema::check_ours(&store.conn, &store.path, len)?;
         schema::configure(&store.conn, &store.path)?;
         schema::migrate(&mut store.conn, &store.path)?;
         Ok(store)
@@ -124,6 +124,10 @@ impl Store for SqliteStore {
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
         write::commit(&mut self.conn, &self.path, batch)
     }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        write::checkpoint(&self.conn, &self.path, BUSY_TIMEOUT)
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +137,7 @@ mod tests {
     use crate::model::recent_rids::RID_MIN_COUNT;
     use crate::model::{CheckState, FailReason, Kind, Run};
     use crate::store::seam::RidRow;
+    use std::fs::{File, OpenOptions};
 
     fn history(check: &str, at: f64, message: &str) -> HistoryRow {
         HistoryRow {
@@ -223,6 +228,158 @@ mod tests {
                 .contains("is in use by another deadman process"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn deleting_the_lock_file_does_not_release_the_guard() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = SqliteStore::open(dir.path()).expect("open");
+        std::fs::remove_file(dir.path().join(LOCK_FILE)).expect("rm lock");
+        let err = SqliteStore::open(dir.path()).err().expect("still refused");
+        assert!(
+            matches!(&err, StoreError::Locked { held, .. } if held == dir.path()),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(
+                "is in use by another deadman process (it holds the lock on the directory itself)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_older_deadman_holding_only_the_lock_file_is_respected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock_path = dir.path().join(LOCK_FILE);
+        let older = File::create(&lock_path).expect("lock file");
+        older.try_lock().expect("older deadman's lock");
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(
+            matches!(&err, StoreError::Locked { held, .. } if *held == lock_path),
+            "{err:?}"
+        );
+        drop(older);
+        SqliteStore::open(dir.path()).expect("free once it exits");
+    }
+
+    #[test]
+    fn the_directory_lock_does_not_block_read_only_readers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .commit(&Batch {
+                states: vec![("a".into(), CheckState::new(1.0))],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+        let snapshot = SqliteStore::read_snapshot(dir.path()).expect("read beside the writer");
+        assert_eq!(snapshot.checks.len(), 1);
+    }
+
+    #[test]
+    fn zero_byte_and_schema_less_files_are_refused_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join(DB_FILE);
+        std::fs::write(&db, b"").expect("write");
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(
+            matches!(&err, StoreError::Uninitialised { why, .. } if why.contains("0 bytes")),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("holds no deadman state"), "{err}");
+        assert_eq!(std::fs::metadata(&db).expect("still there").len(), 0);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join(DB_FILE);
+        Connection::open(&db)
+            .and_then(|c| c.execute_batch("VACUUM"))
+            .expect("empty database");
+        let before = std::fs::read(&db).expect("read");
+        assert!(!before.is_empty());
+        let err = SqliteStore::open(dir.path()).err().expect("refused");
+        assert!(
+            matches!(&err, StoreError::Uninitialised { why, .. } if why.contains("no tables")),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read(&db).expect("read"), before, "left alone");
+    }
+
+    #[test]
+    fn a_new_database_appears_complete_and_replaces_a_crashed_creation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let temp = create::temp_path(&dir.path().join(DB_FILE));
+        std::fs::write(&temp, b"half-built").expect("leftover");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        assert!(!temp.exists(), "the leftover was removed");
+        let version: i64 = store
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        drop(store);
+        // What the rename put in place was complete on its own.
+        SqliteStore::open(dir.path()).expect("reopens");
+    }
+
+    #[test]
+    fn after_a_checkpoint_the_database_file_alone_has_every_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        let mut state = CheckState::new(1.0);
+        state.records = 42;
+        store
+            .commit(&Batch {
+                states: vec![("a".into(), state)],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+        store.checkpoint().expect("checkpoint");
+        let wal = dir.path().join(format!("{DB_FILE}-wal"));
+        assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+
+        // Copied while the store is open, without its -wal.
+        let copy = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(dir.path().join(DB_FILE), copy.path().join(DB_FILE)).expect("copy");
+        let snapshot = SqliteStore::open(copy.path())
+            .expect("open copy")
+            .load()
+            .expect("load");
+        assert_eq!(snapshot.checks.len(), 1);
+        assert_eq!(snapshot.checks[0].1.records, 42);
+    }
+
+    #[test]
+    fn a_checkpoint_blocked_by_a_reader_says_so_without_waiting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        let commit = |store: &mut SqliteStore, name: &str| {
+            store
+                .commit(&Batch {
+                    states: vec![(name.into(), CheckState::new(1.0))],
+                    history_limit: 100,
+                    ..Batch::default()
+                })
+                .expect("commit")
+        };
+        commit(&mut store, "a");
+        let reader = Connection::open(dir.path().join(DB_FILE)).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM checks", [], |row| row.get(0))
+            .expect("read");
+        commit(&mut store, "b"); // newer than the reader's snapshot
+        let started = std::time::Instant::now();
+        let err = store.checkpoint().expect_err("busy");
+        assert!(matches!(err, StoreError::CheckpointBusy { .. }), "{err:?}");
+        assert!(started.elapsed() < BUSY_TIMEOUT / 2, "it did not wait");
+        reader.execute_batch("COMMIT").expect("end read");
+        store
+            .checkpoint()
+            .expect("succeeds once the reader is done");
+        commit(&mut store, "c"); // and commits still work after it
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The schema: migrations (`PRAGMA user_version`), the file checks that
-//! refuse a database that is not ours, truncated or from a newer deadman,
-//! and the durability settings (WAL, `synchronous=FULL`).
+//! refuse a database that is not ours, has no schema, is truncated or is
+//! from a newer deadman, and the durability settings (WAL,
+//! `synchronous=FULL`).
 
 use std::fs::File;
 use std::path::Path;
@@ -79,9 +80,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-pub(super) fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    // Reading the header first turns "not a database" into a clear error
-    // before anything is written.
+/// Refuses a file that is not a deadman database before anything is
+/// written to it. `len` is its size before it was opened. One without any
+/// schema at all (zero bytes, or an empty SQLite database) is
+/// [`StoreError::Uninitialised`] rather than initialised: deadman creates
+/// its database atomically (see `create`), so this file was not one it was
+/// building, and starting empty on it could hide lost state.
+pub(super) fn check_ours(conn: &Connection, path: &Path, len: u64) -> Result<(), StoreError> {
     let application_id: i64 = conn
         .pragma_query_value(None, "application_id", |row| row.get(0))
         .map_err(|e| StoreError::sql("reading the database header", path, e))?;
@@ -91,9 +96,25 @@ pub(super) fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError
     let tables: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
         .map_err(|e| StoreError::sql("reading the schema", path, e))?;
-    if application_id != APPLICATION_ID && !(application_id == 0 && version == 0 && tables == 0) {
-        return Err(StoreError::corrupt(path, "it was not written by deadman"));
+    if application_id == APPLICATION_ID {
+        return Ok(());
     }
+    if application_id == 0 && version == 0 && tables == 0 {
+        let why = if len == 0 {
+            "it is empty (0 bytes)"
+        } else {
+            "it is an SQLite database with no tables"
+        };
+        return Err(StoreError::Uninitialised {
+            path: path.to_path_buf(),
+            why: why.to_string(),
+        });
+    }
+    Err(StoreError::corrupt(path, "it was not written by deadman"))
+}
+
+/// WAL and `synchronous=FULL`, on a file [`check_ours`] accepted.
+pub(super) fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(|e| StoreError::sql("enabling WAL", path, e))?;
@@ -146,11 +167,11 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
 /// restore): refuse it rather than lose the missing pages silently.
 pub(super) fn check_file_size(path: &Path) -> Result<(), StoreError> {
     let Ok(metadata) = std::fs::metadata(path) else {
-        return Ok(()); // a new database
+        return Ok(()); // opening it reports why it cannot be read
     };
     let len = metadata.len();
     if len == 0 {
-        return Ok(());
+        return Ok(()); // `check_ours` refuses it with advice
     }
     let mut header = [0u8; 100];
     let read = File::open(path)

@@ -1,4 +1,6 @@
-//! Writing: one [`Batch`] as one immediate transaction, step by step.
+//! Writing: one [`Batch`] as one immediate transaction, step by step, and
+//! the checkpoint that copies committed transactions from the WAL into
+//! `deadman.db` itself.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,6 +39,35 @@ pub(super) fn commit(conn: &mut Connection, path: &Path, batch: &Batch) -> Resul
         .map_err(step("recording maintenance"))?;
     }
     tx.commit().map_err(step("committing"))
+}
+
+/// Copies the whole WAL into the database and truncates it, so that a copy
+/// of `deadman.db` alone (a careless backup, a restore without its `-wal`)
+/// is no further behind than the last checkpoint. It does not wait for
+/// readers, which would stall every ping queued behind the writer: with one
+/// reading, it copies what it can and reports [`StoreError::CheckpointBusy`]
+/// so the next pass tries again. `busy_timeout` is restored afterwards.
+pub(super) fn checkpoint(
+    conn: &Connection,
+    path: &Path,
+    busy_timeout: std::time::Duration,
+) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::ZERO)
+        .map_err(|e| StoreError::sql("checkpointing the WAL", path, e))?;
+    // (busy, frames in the WAL, frames checkpointed); busy = 1 when a
+    // reader or writer kept it from finishing.
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    let restored = conn.busy_timeout(busy_timeout);
+    let busy = busy.map_err(|e| StoreError::sql("checkpointing the WAL", path, e))?;
+    restored.map_err(|e| StoreError::sql("restoring the busy timeout", path, e))?;
+    if busy != 0 {
+        return Err(StoreError::CheckpointBusy {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 /// Whole rows, not deltas: replaying a batch is harmless.
