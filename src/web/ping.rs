@@ -71,14 +71,16 @@ where
             deps.rejections.count(refusal.rejection, check.as_deref());
             // Traceable without a packet capture; the message never holds
             // a token (auth's sentences do not quote what was presented).
-            tracing::info!(
-                check = check.as_deref().unwrap_or("(unknown)"),
-                reason = refusal.rejection.as_str(),
-                status = refusal.status.as_u16(),
-                remote = %remote.ip(),
-                message = %refusal.message,
-                "ping rejected"
-            );
+            // At info up to 10 lines a second, so a flood stays readable.
+            let check = check.as_deref().unwrap_or("(unknown)");
+            let (reason, status) = (refusal.rejection.as_str(), refusal.status.as_u16());
+            let remote = remote.ip();
+            let message = &refusal.message;
+            if deps.limits.may_log_rejection(at.mono) {
+                tracing::info!(check, reason, status, %remote, %message, "ping rejected");
+            } else {
+                tracing::debug!(check, reason, status, %remote, %message, "ping rejected");
+            }
             refusal.into_response()
         }
     }

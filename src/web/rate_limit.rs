@@ -86,12 +86,23 @@ impl<K: Eq + Hash + Clone> Buckets<K> {
     }
 }
 
+/// "ping rejected" log lines at info at most this many a second; a flood
+/// of refusals must not become a flood of log lines (the metrics count
+/// every one).
+const REJECTION_LOG_LINES_PER_SECOND: f64 = 10.0;
+const REJECTION_LOG: RateLimit = RateLimit {
+    per_second: REJECTION_LOG_LINES_PER_SECOND,
+    burst: REJECTION_LOG_LINES_PER_SECOND,
+};
+
 /// The ping handler's limits.
 pub struct RateLimits {
     /// Pings per configured check (names come from the config only).
     pings: Buckets<String>,
     /// Failed token attempts per client address.
     auth_failures: Buckets<IpAddr>,
+    /// Budget for rejection log lines (one bucket, key `()`).
+    rejection_log: Buckets<()>,
 }
 
 impl Default for RateLimits {
@@ -99,6 +110,7 @@ impl Default for RateLimits {
         RateLimits {
             pings: Buckets::new(),
             auth_failures: Buckets::new(),
+            rejection_log: Buckets::new(),
         }
     }
 }
@@ -125,6 +137,13 @@ impl RateLimits {
     /// Whether `address` may try a token now (it has failure budget left).
     pub fn may_try_token(&self, address: IpAddr, now: Duration) -> Result<(), Duration> {
         self.auth_failures.take(&address, AUTH_FAILURES, now, false)
+    }
+
+    /// Whether a rejection may be logged at info now (else at debug).
+    pub fn may_log_rejection(&self, now: Duration) -> bool {
+        self.rejection_log
+            .take(&(), REJECTION_LOG, now, true)
+            .is_ok()
     }
 
     /// Spends failure budget after a wrong or missing token.
