@@ -16,13 +16,25 @@ use subtle::ConstantTimeEq;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     digest: [u8; 32],
+    /// Shorter than [`MIN_TOKEN_CHARS`]: `check-config` warns (and
+    /// `--strict` fails). Only this bit is kept, never the length.
+    short: bool,
 }
+
+/// Tokens shorter than this are guessable; `openssl rand -hex 32` makes 64.
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 impl Token {
     pub fn new(secret: &str) -> Self {
         Token {
             digest: Sha256::digest(secret.as_bytes()).into(),
+            short: secret.chars().count() < MIN_TOKEN_CHARS,
         }
+    }
+
+    /// Whether the secret is shorter than [`MIN_TOKEN_CHARS`].
+    pub fn is_short(&self) -> bool {
+        self.short
     }
 
     /// Whether `presented` is this token, in constant time.
@@ -57,7 +69,11 @@ impl fmt::Display for AuthError {
 }
 
 /// Accepts the check's token as a bearer token, a basic-auth password, or
-/// `?token=`; a check without a token accepts everything.
+/// `?token=`; a check without a token accepts everything. Every token the
+/// request presents must be right (a wrong one beside a right one is
+/// refused, never silently ignored), and an `Authorization` header that
+/// holds no usable token (an unknown scheme, bad base64) is not a token, so
+/// it cannot hide a correct `?token=`.
 pub fn authorize(
     token: Option<&Token>,
     headers: &HeaderMap,
@@ -66,33 +82,42 @@ pub fn authorize(
     let Some(token) = token else {
         return Ok(());
     };
-    match presented_token(headers, query) {
-        None => Err(AuthError::Missing),
-        Some(presented) if token.matches(&presented) => Ok(()),
-        Some(_) => Err(AuthError::Wrong),
+    let presented = [header_token(headers), query_token(query)];
+    let mut any = false;
+    // Every presented token is compared, so timing says nothing about
+    // which one was wrong.
+    let mut all_right = true;
+    for candidate in presented.iter().flatten() {
+        any = true;
+        all_right &= token.matches(candidate);
+    }
+    match (any, all_right) {
+        (false, _) => Err(AuthError::Missing),
+        (true, true) => Ok(()),
+        (true, false) => Err(AuthError::Wrong),
     }
 }
 
-fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(auth) = headers
+/// The token in an `Authorization` header, if it holds one.
+fn header_token(headers: &HeaderMap) -> Option<String> {
+    let auth = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, credentials) = auth.trim().split_once(' ').unwrap_or((auth, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Some(credentials.trim().to_string());
-        }
-        if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(credentials.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())?;
-            return decoded
-                .split_once(':')
-                .map(|(_, password)| password.to_string());
-        }
+        .and_then(|v| v.to_str().ok())?;
+    let (scheme, credentials) = auth.trim().split_once(' ').unwrap_or((auth, ""));
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return (!credentials.is_empty()).then(|| credentials.to_string());
     }
-    query_token(query)
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())?;
+        return decoded
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
+    }
+    None
 }
 
 /// The `token` query parameter, for webhook tools that cannot set headers.
@@ -143,6 +168,21 @@ mod tests {
         assert_eq!(authorize(Some(&token), &none, Some("token=s3cret")), Ok(()));
         assert_eq!(
             authorize(Some(&token), &none, Some("token=nope")),
+            Err(AuthError::Wrong)
+        );
+        // A header with no usable token does not hide a correct ?token=...
+        for broken in ["Basic !!!not-base64", "Bearer", "Negotiate abc"] {
+            let headers = with("authorization", broken);
+            assert_eq!(
+                authorize(Some(&token), &headers, Some("token=s3cret")),
+                Ok(()),
+                "{broken}"
+            );
+        }
+        // ...but a wrong token beside a right one is refused.
+        let wrong = with("authorization", "Bearer nope");
+        assert_eq!(
+            authorize(Some(&token), &wrong, Some("token=s3cret")),
             Err(AuthError::Wrong)
         );
     }

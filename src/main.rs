@@ -134,23 +134,35 @@ fn main() -> ExitCode {
 }
 
 fn check_config(path: &Path, strict: bool) -> ExitCode {
-    match Config::load(path) {
-        Ok(config) if strict && !config.documentation_gaps().is_empty() => {
-            for gap in config.documentation_gaps() {
-                eprintln!("FAILED: config file {}: {gap} (--strict)", path.display());
-            }
-            ExitCode::from(EXIT_CONFIG)
-        }
-        Ok(config) => {
-            let n = config.checks.len();
-            println!("SUCCESS: {n} check{}", if n == 1 { "" } else { "s" });
-            ExitCode::SUCCESS
-        }
+    let config = match Config::load(path) {
+        Ok(config) => config,
         Err(err) => {
             eprintln!("FAILED: config file {}: {err}", path.display());
-            ExitCode::from(EXIT_CONFIG)
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let weak = config.weak_tokens();
+    let mut failures = Vec::new();
+    if strict {
+        failures.extend(config.documentation_gaps());
+        failures.extend(weak.iter().cloned());
+    } else {
+        for warning in &weak {
+            eprintln!("WARNING: config file {}: {warning}", path.display());
         }
     }
+    if !failures.is_empty() {
+        for failure in failures {
+            eprintln!(
+                "FAILED: config file {}: {failure} (--strict)",
+                path.display()
+            );
+        }
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let n = config.checks.len();
+    println!("SUCCESS: {n} check{}", if n == 1 { "" } else { "s" });
+    ExitCode::SUCCESS
 }
 
 /// Loads the config, reporting a failure as a config error.

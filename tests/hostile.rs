@@ -476,3 +476,72 @@ async fn a_burst_of_reloads_is_coalesced() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(records_total(&server, "orders").await, 1.0);
 }
+
+const SECRET_LINE: &str = "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\ntoken = \"INLINE-TOKEN-abc123\n";
+
+/// A syntax error on a token line does not echo the token, in the reload
+/// answer or from check-config.
+#[tokio::test]
+async fn config_errors_never_echo_a_token() {
+    let server = TestServer::start(CONFIG).await;
+    let r = server.reload_with(SECRET_LINE).await;
+    assert_eq!(r.status, 500);
+    assert!(!r.text().contains("INLINE-TOKEN"), "{}", r.text());
+    assert!(r.text().contains("token = <redacted>"), "{}", r.text());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = common::write_config(dir.path(), SECRET_LINE);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deadman"))
+        .args(["check-config", "--config.file"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("INLINE-TOKEN"), "{stderr}");
+}
+
+/// Short tokens are a warning, and a failure with --strict.
+#[test]
+fn short_tokens_are_warned_about_and_fail_strict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = common::write_config(
+        dir.path(),
+        "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\ndescription = \"d\"\n\
+         runbook = \"https://wiki.example/r\"\nrecovery = \"r\"\ntoken = \"hunter2\"\n",
+    );
+    let run = |strict: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_deadman"));
+        command.arg("check-config");
+        if strict {
+            command.arg("--strict");
+        }
+        command
+            .arg("--config.file")
+            .arg(&path)
+            .output()
+            .expect("runs")
+    };
+    let warned = run(false);
+    assert_eq!(warned.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&warned.stderr);
+    assert!(
+        stderr.contains("check \"orders\": its token is shorter than 16 characters and can be guessed; generate one with `openssl rand -hex 32`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"));
+    let strict = run(true);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("(--strict)"));
+}
+
+/// A config path to an endless file is refused, not read into memory.
+#[test]
+fn an_endless_config_file_is_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deadman"))
+        .args(["check-config", "--config.file", "/dev/zero"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is larger than 64 MiB"));
+}

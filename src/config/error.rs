@@ -9,6 +9,8 @@ use std::path::PathBuf;
 pub enum ConfigError {
     /// The file could not be read.
     Read(PathBuf, std::io::Error),
+    /// The file is larger than [`crate::config::MAX_CONFIG_BYTES`].
+    TooLarge(PathBuf),
     /// Not valid TOML, or a key that does not belong; the message carries
     /// the parser's line and column.
     Syntax(String),
@@ -27,6 +29,11 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Read(path, err) => write!(f, "cannot read {}: {err}", path.display()),
+            ConfigError::TooLarge(path) => write!(
+                f,
+                "{} is larger than 64 MiB, the most deadman reads as a config; is it the right file?",
+                path.display()
+            ),
             ConfigError::Syntax(message) => f.write_str(message.trim_end()),
             ConfigError::Invalid {
                 location,

@@ -127,16 +127,19 @@ struct RawCheck {
 impl Config {
     /// Reads and validates a config file. Relative `token_file` paths are
     /// resolved against the config file's directory, as Prometheus does.
+    /// Files over [`MAX_CONFIG_BYTES`] are refused before they are read
+    /// whole, so a path to an endless file (`/dev/zero`, a FIFO) cannot
+    /// exhaust memory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        let text = read_bounded(path)?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base_dir)
     }
 
     /// Validates config text; `base_dir` anchors relative file paths.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let raw: RawFile = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?;
         let lines = LineIndex::new(text);
 
         let storage = validate_storage(raw.storage)?;
@@ -195,6 +198,23 @@ impl Config {
         self.index.get(name).map(|&i| &self.checks[i])
     }
 
+    /// Checks whose token is shorter than [`crate::auth::MIN_TOKEN_CHARS`]:
+    /// `check-config` warns, `--strict` fails. Names only, never tokens.
+    pub fn weak_tokens(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|check| check.token.as_ref().is_some_and(Token::is_short))
+            .map(|check| {
+                format!(
+                    "check {:?}: its token is shorter than {} characters and can be guessed; \
+                     generate one with `openssl rand -hex 32`",
+                    check.name,
+                    crate::auth::MIN_TOKEN_CHARS
+                )
+            })
+            .collect()
+    }
+
     /// What `check-config --strict` rejects: checks a new owner could not
     /// act on, because they lack a description, a runbook or recovery steps.
     pub fn documentation_gaps(&self) -> Vec<String> {
@@ -215,6 +235,54 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// The largest config file read: far beyond any real one (100,000 checks
+/// take about 7 MB).
+pub const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
+
+fn read_bounded(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let read_error = |e| ConfigError::Read(path.to_path_buf(), e);
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge(path.to_path_buf()));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
+/// The TOML parser's message quotes the offending source line; where that
+/// line sets `token`, its value is replaced (line and column stay), so a
+/// syntax error never echoes a secret into a log or a `/-/reload` body.
+fn redact_token_lines(message: &str) -> String {
+    message
+        .lines()
+        .map(|line| match line.split_once(" | ") {
+            Some((gutter, source))
+                if gutter.trim().chars().all(|c| c.is_ascii_digit()) && is_token_line(source) =>
+            {
+                let key = source.split('=').next().unwrap_or_default();
+                format!("{gutter} | {key}= <redacted>")
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_token_line(source: &str) -> bool {
+    source
+        .split_once('=')
+        .is_some_and(|(key, _)| matches!(key.trim().trim_matches('"'), "token"))
 }
 
 /// Byte offset → 1-based line number.
@@ -261,6 +329,9 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
                 )
             }
             None if path == "." => ("(table)".to_string(), inner),
+            // The parser quotes the value it rejected; a token's must not
+            // reach a log or a /-/reload body.
+            None if path == "token" => (path, "must be a string".to_string()),
             None => (path, inner),
         };
         invalid(location, &field, message.trim_end().to_string())
@@ -574,6 +645,31 @@ token = "other"
         assert!(!valid_check_name("A"));
         assert!(!valid_check_name(&"a".repeat(65)));
         assert!(valid_check_name(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn syntax_errors_never_echo_a_token() {
+        let text = "[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\ntoken = \"INLINE-TOKEN-abc123\n";
+        let err = parse(text).expect_err("unterminated string");
+        assert!(!err.contains("INLINE-TOKEN-abc123"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("token = <redacted>"), "{err}");
+        let err = parse(
+            "[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\ntoken = 1234567890123\n",
+        )
+        .expect_err("wrong type");
+        assert!(!err.contains("1234567890123"), "{err}");
+        assert!(err.ends_with("token: must be a string"), "{err}");
+    }
+
+    #[test]
+    fn endless_files_are_refused_without_reading_them_whole() {
+        let err = Config::load(Path::new("/dev/zero")).expect_err("refused");
+        assert!(matches!(err, ConfigError::TooLarge(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "/dev/zero is larger than 64 MiB, the most deadman reads as a config; is it the right file?"
+        );
     }
 
     #[test]
