@@ -32,12 +32,6 @@ impl Token {
         }
     }
 
-    /// The SHA-256 of the secret, for the config's fingerprint (a digest,
-    /// never the secret).
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.digest
-    }
-
     /// Whether the secret is shorter than [`MIN_TOKEN_CHARS`].
     pub fn is_short(&self) -> bool {
         self.short

@@ -545,26 +545,3 @@ fn an_endless_config_file_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is larger than 64 MiB"));
 }
-
-/// A reload of an unchanged file is skipped, but a changed token file is
-/// still picked up (the fingerprint covers the tokens it loaded).
-#[tokio::test]
-async fn an_unchanged_reload_is_skipped_but_a_rotated_token_file_is_not() {
-    let config =
-        "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\ntoken_file = \"token\"\n";
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("token"), "first-token-0123456789\n").expect("token");
-    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
-    let server = TestServer::start_in(dir, config, clock, common::sqlite).await;
-    let ping = |token: &'static str| {
-        let path = format!("/ping/orders?token={token}");
-        let server = &server;
-        async move { server.post(&path).await.status }
-    };
-    assert_eq!(ping("first-token-0123456789").await, 200);
-    assert_eq!(server.post("/-/reload").await.status, 200);
-    std::fs::write(server.dir.path().join("token"), "second-token-0123456789\n").expect("rotate");
-    assert_eq!(server.post("/-/reload").await.status, 200);
-    assert_eq!(ping("second-token-0123456789").await, 200);
-    assert_eq!(ping("first-token-0123456789").await, 401);
-}

@@ -57,10 +57,6 @@ pub struct Config {
     by_name: Vec<usize>,
     /// How much history is kept, and for how long removed checks are kept.
     pub storage: StorageSettings,
-    /// SHA-256 of the file's text and of every check's token digest: two
-    /// loads with the same fingerprint are the same config, so a reload of
-    /// an unchanged file (and unchanged token files) can be skipped.
-    pub fingerprint: [u8; 32],
 }
 
 /// The file as written. Checks and `[defaults]` stay as spanned tables here
@@ -184,13 +180,11 @@ impl Config {
         }
         let mut by_name: Vec<usize> = (0..checks.len()).collect();
         by_name.sort_by(|&a, &b| checks[a].name.cmp(&checks[b].name));
-        let fingerprint = fingerprint(text, &checks);
         Ok(Config {
             checks,
             index,
             by_name,
             storage,
-            fingerprint,
         })
     }
 
@@ -241,19 +235,6 @@ impl Config {
             })
             .collect()
     }
-}
-
-fn fingerprint(text: &str, checks: &[Arc<Check>]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(text.as_bytes());
-    for check in checks {
-        match &check.token {
-            Some(token) => hash.update(token.digest()),
-            None => hash.update([0u8; 32]),
-        }
-    }
-    hash.finalize().into()
 }
 
 /// The largest config file read: far beyond any real one (100,000 checks
