@@ -157,6 +157,23 @@ pub(super) fn parse_methods(location: &str, names: &[String]) -> Result<Methods,
 
 /// Loads a secret from exactly one of `token`, `token_file`, `token_env`.
 /// Error messages name the source, never the secret.
+/// The largest token file read: a token is a line, so this is generous; a
+/// `token_file` pointing at `/dev/zero` or a log must not exhaust memory.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_token_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err("it is larger than 64 KiB; a token file holds one line".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".into())
+}
+
 pub(super) fn load_token(
     location: &str,
     inline: Option<String>,
@@ -169,11 +186,11 @@ pub(super) fn load_token(
         (Some(secret), None, None) => secret,
         (None, Some(file), None) => {
             let path = base_dir.join(&file);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
+            let text = read_token_file(&path).map_err(|why| {
                 invalid(
                     location,
                     "token_file",
-                    format!("cannot read {}: {e}", path.display()),
+                    format!("cannot read {}: {why}", path.display()),
                 )
             })?;
             // Secret files usually end in a newline that is not part of the secret.

@@ -673,6 +673,16 @@ token = "other"
     }
 
     #[test]
+    fn an_endless_token_file_is_refused() {
+        let err = parse("[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\ntoken_file = \"/dev/zero\"\n")
+            .expect_err("refused");
+        assert_eq!(
+            err,
+            "check \"a\" (line 1): token_file: cannot read /dev/zero: it is larger than 64 KiB; a token file holds one line"
+        );
+    }
+
+    #[test]
     fn line_index() {
         let idx = LineIndex::new("a\nb\nc");
         assert_eq!(idx.line_of(0), 1);
