@@ -205,28 +205,15 @@ fn prune_rids(tx: &Transaction<'_>, before: f64) -> rusqlite::Result<()> {
         .query_map([RID_MIN_COUNT as i64], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for check in crowded {
-        let cutoff: Option<f64> = tx
-            .query_row(
-                "SELECT at FROM rids WHERE check_name = ?1 ORDER BY at DESC LIMIT 1 OFFSET ?2",
-                params![check, RID_MIN_COUNT as i64 - 1],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if let Some(cutoff) = cutoff {
+        // Older than `before` and beyond the newest RID_MIN_COUNT...
+        if let Some(cutoff) = nth_newest_rid_at(tx, &check, RID_MIN_COUNT)? {
             tx.execute(
                 "DELETE FROM rids WHERE check_name = ?1 AND at < ?2 AND at < ?3",
                 params![check, before, cutoff],
             )?;
         }
-        // The hard cap, whatever their age, as in memory.
-        let cap: Option<f64> = tx
-            .query_row(
-                "SELECT at FROM rids WHERE check_name = ?1 ORDER BY at DESC LIMIT 1 OFFSET ?2",
-                params![check, RID_MAX_COUNT as i64 - 1],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if let Some(cap) = cap {
+        // ...and beyond the newest RID_MAX_COUNT whatever their age, as in memory.
+        if let Some(cap) = nth_newest_rid_at(tx, &check, RID_MAX_COUNT)? {
             tx.execute(
                 "DELETE FROM rids WHERE check_name = ?1 AND at < ?2",
                 params![check, cap],
@@ -234,4 +221,14 @@ fn prune_rids(tx: &Transaction<'_>, before: f64) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// When `check`'s `n`-th newest rid was accepted, if it has that many.
+fn nth_newest_rid_at(tx: &Transaction<'_>, check: &str, n: usize) -> rusqlite::Result<Option<f64>> {
+    tx.query_row(
+        "SELECT at FROM rids WHERE check_name = ?1 ORDER BY at DESC LIMIT 1 OFFSET ?2",
+        params![check, n as i64 - 1],
+        |row| row.get(0),
+    )
+    .optional()
 }
