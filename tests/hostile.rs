@@ -243,10 +243,10 @@ async fn raw(server: &TestServer, request: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Both framings at once: hyper lets Transfer-Encoding win, drops
-/// Content-Length and closes the connection after answering, so nothing
-/// hidden behind the first request (as a proxy that trusted
-/// Content-Length would forward it) is ever read as a second request.
+/// Both framings at once: refused with 400 (nothing recorded), and the
+/// connection closes after the answer, so nothing hidden behind the first
+/// request (as a proxy that trusted Content-Length would forward it) is
+/// ever read as a second request.
 #[tokio::test]
 async fn content_length_with_transfer_encoding_cannot_smuggle_a_request() {
     let server = TestServer::start(CONFIG).await;
@@ -258,7 +258,28 @@ async fn content_length_with_transfer_encoding_cannot_smuggle_a_request() {
     );
     let answer = raw(&server, &request).await;
     assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
-    assert_eq!(records_total(&server, "orders").await, 5.0);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("both Content-Length and Transfer-Encoding"),
+        "{answer}"
+    );
+    // Neither the request nor the one hidden in its body was recorded.
+    assert_eq!(records_total(&server, "orders").await, 0.0);
+}
+
+#[tokio::test]
+async fn an_ambiguous_request_after_a_clean_one_on_the_same_connection_is_refused() {
+    let server = TestServer::start(CONFIG).await;
+    let request = "POST /ping/orders?records=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\
+                   POST /ping/orders?records=3 HTTP/1.1\r\nHost: x\r\n\
+                   Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n";
+    let answer = raw(&server, request).await;
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &answer[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "400"], "{answer}");
+    assert_eq!(records_total(&server, "orders").await, 2.0);
 }
 
 #[tokio::test]
@@ -544,4 +565,39 @@ fn an_endless_config_file_is_refused() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is larger than 64 MiB"));
+}
+
+/// A rejected ping leaves a log line naming the check, the reason and the
+/// client, and never the token it presented.
+#[test]
+fn rejected_pings_are_logged_without_the_token() {
+    use common::binary::{dir_with_config, send, start, stop_cleanly};
+    let dir = dir_with_config(CONFIG);
+    let (mut child, address, log) = start(dir.path(), &[]);
+    common::binary::wait_ready(&address);
+    let guess = "guessed-token-9876543210";
+    assert!(send(&address, "POST", &format!("/ping/payroll?token={guess}")).contains(" 401 "));
+    assert!(send(&address, "POST", "/ping/orders?records=-1").contains(" 400 "));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut rejected = Vec::new();
+    while rejected.len() < 2 && std::time::Instant::now() < deadline {
+        if let Ok(line) = log.recv_timeout(Duration::from_millis(100)) {
+            if line.contains("ping rejected") {
+                rejected.push(line);
+            }
+        }
+    }
+    stop_cleanly(&mut child, "TERM");
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    for (line, check, reason) in [
+        (&rejected[0], "payroll", "unauthorized"),
+        (&rejected[1], "orders", "bad_request"),
+    ] {
+        assert!(line.contains("level=info"), "{line}");
+        assert!(line.contains(&format!("check={check}")), "{line}");
+        assert!(line.contains(&format!("reason={reason}")), "{line}");
+        assert!(line.contains("remote=127.0.0.1 "), "{line}");
+        assert!(line.contains("detail="), "{line}");
+        assert!(!line.contains(guess), "{line}");
+    }
 }

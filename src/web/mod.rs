@@ -8,9 +8,12 @@
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
 //! * [`response`] — the one response builder and [`response::Refusal`];
 //!   [`single_flight`] — concurrent scrapes share one render;
-//!   [`write_timeout`] — connections to clients that stop reading are closed.
+//!   [`write_timeout`] — connections to clients that stop reading are closed;
+//!   [`framing`] — requests with both `Content-Length` and
+//!   `Transfer-Encoding` are found, to be refused.
 
 pub mod admin;
+pub mod framing;
 pub mod history;
 pub mod landing;
 pub mod ping;

@@ -75,11 +75,13 @@ where
             let check = check.as_deref().unwrap_or("(unknown)");
             let (reason, status) = (refusal.rejection.as_str(), refusal.status.as_u16());
             let remote = remote.ip();
-            let message = &refusal.message;
+            // `detail`, not `message`: logfmt already uses `message` for
+            // the event itself, and two keys of one name confuse parsers.
+            let detail = &refusal.message;
             if deps.limits.may_log_rejection(at.mono) {
-                tracing::info!(check, reason, status, %remote, %message, "ping rejected");
+                tracing::info!(check, reason, status, %remote, %detail, "ping rejected");
             } else {
-                tracing::debug!(check, reason, status, %remote, %message, "ping rejected");
+                tracing::debug!(check, reason, status, %remote, %detail, "ping rejected");
             }
             refusal.into_response()
         }

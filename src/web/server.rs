@@ -3,16 +3,20 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::framing::FramingGuard;
+use super::response::{text, HttpResponse};
 use super::router::{route, App};
 use super::write_timeout::WriteTimeout;
 
@@ -139,7 +143,21 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let conn_app = Arc::clone(&app);
-        let service = service_fn(move |req| route(Arc::clone(&conn_app), req, remote));
+        let (stream, ambiguous) = FramingGuard::new(stream);
+        let requests = AtomicU64::new(0);
+        let service = service_fn(move |req| {
+            // hyper calls the service once per request head, in order, so
+            // this counts the same requests the framing guard counts.
+            let position = requests.fetch_add(1, Ordering::Relaxed) + 1;
+            let ambiguous = ambiguous.is_ambiguous(position);
+            let app = Arc::clone(&conn_app);
+            async move {
+                match ambiguous {
+                    true => Ok(ambiguous_framing()),
+                    false => route(app, req, remote).await,
+                }
+            }
+        });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
@@ -164,4 +182,14 @@ pub async fn serve(
             tracing::warn!("shutdown: gave up waiting for requests in flight");
         }
     }
+}
+
+/// The answer to a request that carries both `Content-Length` and
+/// `Transfer-Encoding`; hyper closes the connection after it.
+fn ambiguous_framing() -> HttpResponse {
+    text(
+        StatusCode::BAD_REQUEST,
+        "Bad request: it has both Content-Length and Transfer-Encoding, so its body \
+         could be read two ways (request smuggling); send only one of them.",
+    )
 }
