@@ -19,7 +19,8 @@
 //! * [`state`] — the published snapshot readers render from without locks.
 //! * [`metrics`] — self-metrics, grouped per subsystem;
 //!   [`exposition`] — a scrape's text, per-check families included.
-//! * [`web`] — accept loop, router, one file per endpoint group.
+//! * [`web`] — accept loop, router, one file per endpoint group;
+//!   [`web_config`] — `--web.config.file` (TLS, basic auth, headers).
 //! * [`auth`] — ping tokens; [`docs`] — the `deadman docs` inventory;
 //!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time.
 //!
@@ -40,6 +41,7 @@ mod string_enum;
 pub mod text;
 pub mod version;
 pub mod web;
+pub mod web_config;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -57,10 +59,12 @@ use crate::store::writer::{self, WriterHandle, WriterParts};
 use crate::store::{Store, StoreError};
 use crate::web::router::App;
 pub use crate::web::server::ConnectionLimits;
+use crate::web_config::watch::WebConfigWatch;
 
 pub use crate::version::{REVISION, VERSION};
 
-/// How to run an exporter, besides its config and store.
+/// How to run an exporter, besides its config and store. Start from
+/// [`Options::new`] and set what differs from the defaults.
 pub struct Options {
     /// The config file, re-read on reload.
     pub config_path: PathBuf,
@@ -68,12 +72,38 @@ pub struct Options {
     pub telemetry_path: String,
     /// Time source; tests inject a manual one.
     pub clock: Arc<dyn Clock>,
+    /// TLS, basic auth and response headers (`--web.config.file`).
+    pub web: Arc<WebConfigWatch>,
+    /// `--web.enable-lifecycle`: allow `POST /-/reload`.
+    pub enable_lifecycle: bool,
+    /// `--web.health-without-auth`: keep `/-/healthy` and `/-/ready` open
+    /// when basic auth is configured.
+    pub health_without_auth: bool,
+    /// `--web.external-url`: where users reach deadman, for links.
+    pub external_url: Option<String>,
+}
+
+impl Options {
+    /// Metrics on `/metrics`, no web config, lifecycle API off.
+    pub fn new(config_path: PathBuf, clock: Arc<dyn Clock>) -> Options {
+        Options {
+            config_path,
+            telemetry_path: "/metrics".into(),
+            clock,
+            web: Arc::new(WebConfigWatch::none()),
+            enable_lifecycle: false,
+            health_without_auth: false,
+            external_url: None,
+        }
+    }
 }
 
 /// An exporter that has been set up but not yet started serving.
 pub struct Server {
     /// Everything the handlers share.
     app: Arc<App>,
+    /// TLS for the accept loop (the handlers' copy is in `app`).
+    web: Arc<WebConfigWatch>,
     /// Resolves when the writer has loaded the store (or failed to).
     loaded: oneshot::Receiver<Result<(), StoreError>>,
     /// The writer thread, joined on shutdown so the last batch is on disk.
@@ -133,9 +163,16 @@ impl Server {
             telemetry_path: options.telemetry_path,
             renders: Default::default(),
             limits: Default::default(),
+            web: Arc::clone(&options.web),
+            scope: crate::web::access::Scope {
+                health_without_auth: options.health_without_auth,
+            },
+            enable_lifecycle: options.enable_lifecycle,
+            external_url: options.external_url,
         });
         Ok(Server {
             app,
+            web: options.web,
             loaded: spawned.loaded,
             writer_thread: spawned.thread,
             limits: ConnectionLimits::default(),
@@ -181,8 +218,19 @@ pub async fn run(
     server: Server,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    run_on(vec![listener], server, shutdown).await
+}
+
+/// [`run`] on several listeners (`--web.listen-address` given more than
+/// once), sharing one set of connection limits.
+pub async fn run_on(
+    listeners: Vec<TcpListener>,
+    server: Server,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let Server {
         app,
+        web,
         loaded,
         writer_thread,
         limits,
@@ -203,7 +251,7 @@ pub async fn run(
         }
     };
     let writer = app.writer.clone();
-    web::server::serve(listener, app, limits, stop).await;
+    web::server::serve(listeners, app, web, limits, stop).await;
 
     writer.stop();
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

@@ -14,6 +14,8 @@ use tracing_subscriber::prelude::*;
 use deadman::clock::SystemClock;
 use deadman::config::Config;
 use deadman::store::SqliteStore;
+use deadman::web_config::watch::WebConfigWatch;
+use deadman::web_config::WebConfig;
 use deadman::{Options, Server};
 
 /// Exit codes: success, a config or usage error, a failure at run time.
@@ -32,9 +34,23 @@ struct Cli {
     /// Path to the config file.
     #[arg(long = "config.file", default_value = "deadman.toml", global = true)]
     config_file: PathBuf,
-    /// Address to listen on (":PORT" means every interface).
+    /// Address to listen on (":PORT" means every interface); repeat the
+    /// flag to listen on several.
     #[arg(long = "web.listen-address", default_value = ":10070", global = true)]
-    listen_address: String,
+    listen_address: Vec<String>,
+    /// Web config (exporter-toolkit format): TLS, basic auth, headers.
+    #[arg(long = "web.config.file", global = true)]
+    web_config_file: Option<PathBuf>,
+    /// Allow POST /-/reload (SIGHUP always reloads).
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    enable_lifecycle: bool,
+    /// With basic auth configured, keep /-/healthy and /-/ready open for
+    /// probes that cannot send credentials.
+    #[arg(long = "web.health-without-auth", global = true)]
+    health_without_auth: bool,
+    /// The URL users reach deadman at (behind a proxy), for links.
+    #[arg(long = "web.external-url", global = true)]
+    external_url: Option<String>,
     /// Path under which metrics are exposed.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", global = true)]
     telemetry_path: String,
@@ -238,6 +254,33 @@ fn report(context: &str, err: &dyn Error) {
     }
 }
 
+/// Loads `--web.config.file`, if given, reporting a failure as a config
+/// error.
+fn load_web_config(path: Option<&Path>) -> Result<WebConfigWatch, ExitCode> {
+    let Some(path) = path else {
+        return Ok(WebConfigWatch::none());
+    };
+    let loaded = WebConfig::load(path).and_then(|config| {
+        if config.http2_requested {
+            tracing::info!("the web config asks for http2; deadman serves HTTP/1.1 only");
+        }
+        WebConfigWatch::new(path.to_path_buf(), config)
+    });
+    loaded.map_err(|err| {
+        report(&format!("web config file {}", path.display()), &err);
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// `--web.external-url` must be an absolute http(s) URL.
+fn check_external_url(url: &str) -> Result<(), &'static str> {
+    let uri: hyper::Uri = url.parse().map_err(|_| "is not a URL")?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) if uri.query().is_none() => Ok(()),
+        _ => Err("must be an absolute http:// or https:// URL without a query, e.g. https://deadman.example.com/"),
+    }
+}
+
 /// `:10070` means every interface, as in other Prometheus exporters.
 fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
     let full = match text.strip_prefix(':') {
@@ -249,8 +292,13 @@ fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 fn serve(cli: &Cli) -> ExitCode {
-    let address = match parse_listen_address(&cli.listen_address) {
-        Ok(address) => address,
+    let addresses = match cli
+        .listen_address
+        .iter()
+        .map(|text| parse_listen_address(text))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(addresses) => addresses,
         Err(err) => {
             eprintln!("error: {err}");
             return ExitCode::from(EXIT_CONFIG);
@@ -269,6 +317,16 @@ fn serve(cli: &Cli) -> ExitCode {
         );
         return ExitCode::from(EXIT_CONFIG);
     }
+    if let Some(url) = &cli.external_url {
+        if let Err(err) = check_external_url(url) {
+            eprintln!("error: --web.external-url {url:?} {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let web = match load_web_config(cli.web_config_file.as_deref()) {
+        Ok(web) => web,
+        Err(code) => return code,
+    };
     let config = match load_config(&cli.config_file) {
         Ok(config) => config,
         Err(code) => return code,
@@ -293,19 +351,26 @@ fn serve(cli: &Cli) -> ExitCode {
         }
     };
     let checks = config.checks.len();
+    let tls = web.current().tls.is_some();
     let options = Options {
-        config_path: cli.config_file.clone(),
         telemetry_path: cli.telemetry_path.clone(),
-        clock: Arc::new(SystemClock::new()),
+        web: Arc::new(web),
+        enable_lifecycle: cli.enable_lifecycle,
+        health_without_auth: cli.health_without_auth,
+        external_url: cli.external_url.clone(),
+        ..Options::new(cli.config_file.clone(), Arc::new(SystemClock::new()))
     };
     runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(address).await {
-            Ok(listener) => listener,
-            Err(err) => {
-                report(&format!("listening on {address}"), &err);
-                return ExitCode::from(EXIT_RUNTIME);
+        let mut listeners = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => listeners.push(listener),
+                Err(err) => {
+                    report(&format!("listening on {address}"), &err);
+                    return ExitCode::from(EXIT_RUNTIME);
+                }
             }
-        };
+        }
         let limits = deadman::ConnectionLimits {
             max_connections: cli.max_connections.max(1),
             max_per_address: cli.max_connections_per_ip,
@@ -337,15 +402,18 @@ fn serve(cli: &Cli) -> ExitCode {
         let control = server.control();
         tokio::spawn(async move { reload_on_sighup(control, hangup).await });
         // With port 0 the kernel picks; log what was actually bound.
-        let address = listener.local_addr().unwrap_or(address);
+        for listener in &listeners {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, tls, "listening");
+            }
+        }
         tracing::info!(
             version = deadman::VERSION,
             revision = deadman::REVISION,
-            %address,
             checks,
             "deadman started"
         );
-        match deadman::run(listener, server, shutdown_signal(terminate, interrupt)).await {
+        match deadman::run_on(listeners, server, shutdown_signal(terminate, interrupt)).await {
             Ok(()) => {
                 tracing::info!("deadman stopped");
                 ExitCode::SUCCESS

@@ -293,9 +293,8 @@ async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
     let server = deadman::Server::new(
         deadman::config::Config::load(&config_path).expect("config"),
         deadman::Options {
-            config_path,
-            telemetry_path: "/metrics".into(),
-            clock: Arc::new(deadman::clock::ManualClock::new(T0)),
+            enable_lifecycle: true,
+            ..deadman::Options::new(config_path, Arc::new(deadman::clock::ManualClock::new(T0)))
         },
         Box::new(store),
     )

@@ -413,7 +413,8 @@ async fn parallel_scrapes_all_answer_from_shared_renders() {
 }
 
 /// A flood on one check is answered 429 once past its rate limit, with
-/// `Retry-After`; other checks are not affected, and time refills it.
+/// `Retry-After` and after a short delay; other checks are not affected,
+/// and time refills it.
 #[tokio::test]
 async fn a_flood_on_one_check_is_rate_limited() {
     let config = format!("{CONFIG}\n[[check]]\nname = \"flooded\"\nowner = \"ops\"\nevery = \"1h\"\nrate_limit = \"5/s\"\n");
@@ -422,8 +423,12 @@ async fn a_flood_on_one_check_is_rate_limited() {
         let r = server.post(&format!("/ping/flooded?rid=f{i}")).await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
+    let sent = std::time::Instant::now();
     let r = server.post("/ping/flooded?rid=f5").await;
     assert_eq!(r.status, 429);
+    // Held before it is sent, so a flood cannot spin at full speed on its
+    // 429s (a lower bound; nothing here depends on how fast the machine is).
+    assert!(sent.elapsed() >= Duration::from_millis(250));
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(
         r.text(),

@@ -26,6 +26,15 @@ pub fn ready(writer: &WriterHandle) -> HttpResponse {
     }
 }
 
+/// `POST /-/reload` without `--web.enable-lifecycle`, as in Prometheus.
+pub fn lifecycle_disabled() -> HttpResponse {
+    text(
+        StatusCode::FORBIDDEN,
+        "Lifecycle API is not enabled: start deadman with --web.enable-lifecycle to allow \
+         POST /-/reload (SIGHUP always reloads).",
+    )
+}
+
 /// `POST /-/reload`, the same as SIGHUP.
 pub async fn reload(config: &LiveConfig, writer: &WriterHandle) -> HttpResponse {
     match config.reload(writer).await {

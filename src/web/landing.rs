@@ -19,6 +19,7 @@ pub fn handle(
     writer: &WriterHandle,
     clock: &dyn Clock,
     telemetry_path: &str,
+    base: &str,
 ) -> HttpResponse {
     let ready = writer.is_ready();
     let snapshot = state.snapshot();
@@ -29,6 +30,7 @@ pub fn handle(
         state: ready.then_some(snapshot.as_ref()),
         storage_fault: fault.as_deref(),
         telemetry_path,
+        base,
         now: clock.now().wall,
     };
     html(render(&page))
@@ -41,12 +43,16 @@ struct Page<'a> {
     state: Option<&'a StateSnapshot>,
     storage_fault: Option<&'a str>,
     telemetry_path: &'a str,
+    /// Prefix of every link: `--web.external-url` without its trailing
+    /// slash, or empty for links relative to this host.
+    base: &'a str,
     now: f64,
 }
 
 fn render(page: &Page<'_>) -> String {
     let config = page.config;
     let now = page.now;
+    let base = escape_html(page.base);
     let metrics_path = escape_html(page.telemetry_path);
     let mut html = String::with_capacity(4096 + config.checks.len() * 400);
     let _ = write!(
@@ -56,8 +62,8 @@ fn render(page: &Page<'_>) -> String {
          td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}\
          .late,.failing{{background:#fdd}}.running{{background:#ffd}}.up{{background:#dfd}}</style>\
          </head><body>\n<h1>deadman</h1>\n<p>A dead-man's-switch exporter, version {} ({}). \
-         <a href=\"{metrics_path}\">Metrics</a> · <a href=\"/-/healthy\">Health</a> · \
-         <a href=\"/-/ready\">Readiness</a></p>\n",
+         <a href=\"{base}{metrics_path}\">Metrics</a> · <a href=\"{base}/-/healthy\">Health</a> · \
+         <a href=\"{base}/-/ready\">Readiness</a></p>\n",
         VERSION, REVISION
     );
     if page.state.is_none() {
@@ -95,7 +101,7 @@ fn render(page: &Page<'_>) -> String {
         };
         let _ = writeln!(
             html,
-            "<tr class=\"{status}\"><td title=\"{}\"><a href=\"/api/v1/checks/{name}/history\">{name}</a>\
+            "<tr class=\"{status}\"><td title=\"{}\"><a href=\"{base}/api/v1/checks/{name}/history\">{name}</a>\
              </td><td>{status}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{runbook}</td></tr>",
             escape_html(&check.description),
             escape_html(&check.owner),

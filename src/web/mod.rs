@@ -1,4 +1,5 @@
-//! HTTP: the accept loop ([`server`]), routing ([`router`]), and one file
+//! HTTP: the accept loops ([`server`]), one connection with its TLS
+//! ([`connection`]), routing ([`router`]), and one file
 //! per endpoint group. Handlers are given only the handles they use; the
 //! router is the one place that holds them all.
 //!
@@ -6,13 +7,16 @@
 //!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
 //!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
+//! * [`access`] — basic auth from the web config, on all but pings;
 //! * [`response`] — the one response builder and [`response::Refusal`];
 //!   [`single_flight`] — concurrent scrapes share one render;
 //!   [`write_timeout`] — connections to clients that stop reading are closed;
 //!   [`framing`] — requests with both `Content-Length` and
 //!   `Transfer-Encoding` are found, to be refused.
 
+pub mod access;
 pub mod admin;
+pub mod connection;
 pub mod framing;
 pub mod history;
 pub mod landing;

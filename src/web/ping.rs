@@ -12,7 +12,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 
 use super::ping_body::{is_multipart, multipart_fields, read_body, BodyError, Head};
-use super::rate_limit::{retry_after_seconds, RateLimits};
+use super::rate_limit::{retry_after_seconds, RateLimits, REFUSAL_DELAY};
 use super::response::{text, HttpResponse, Refusal};
 use crate::auth::{self, AuthError};
 use crate::clock::{Clock, Stamp};
@@ -82,6 +82,13 @@ where
                 tracing::info!(check, reason, status, %remote, %detail, "ping rejected");
             } else {
                 tracing::debug!(check, reason, status, %remote, %detail, "ping rejected");
+            }
+            if refusal.status == StatusCode::TOO_MANY_REQUESTS {
+                // A flood over keep-alive connections would otherwise get
+                // its 429s as fast as it can send, taking the CPU that
+                // pings of other checks need; delayed, each connection
+                // costs a few requests a second.
+                tokio::time::sleep(REFUSAL_DELAY).await;
             }
             refusal.into_response()
         }

@@ -154,6 +154,12 @@ impl RateLimits {
     }
 }
 
+/// How long a 429 is held before it is sent. A client that respects
+/// `Retry-After` waits longer than this anyway; a flood is slowed to a few
+/// requests a second per connection (and connections per address are
+/// capped), so it cannot starve the pings of other checks of CPU.
+pub const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Whole seconds for `Retry-After`, never 0.
 pub fn retry_after_seconds(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
+use super::access::{self, Scope};
 use super::response::{method_not_allowed, text, HttpResponse};
 use super::{admin, history, landing, ping, scrape};
 use crate::clock::Clock;
@@ -15,6 +17,7 @@ use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
 use crate::state::StateHandle;
 use crate::store::writer::WriterHandle;
+use crate::web_config::watch::WebConfigWatch;
 
 /// Every handle the handlers draw from.
 pub struct App {
@@ -34,17 +37,51 @@ pub struct App {
     pub renders: scrape::Renders,
     /// Ping rate limits per check and failed-token budgets per address.
     pub limits: super::rate_limit::RateLimits,
+    /// TLS, basic auth and response headers (`--web.config.file`).
+    pub web: Arc<WebConfigWatch>,
+    /// Which paths basic auth covers.
+    pub scope: Scope,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` is allowed.
+    pub enable_lifecycle: bool,
+    /// `--web.external-url`: where users reach deadman, for links.
+    pub external_url: Option<String>,
 }
 
-/// Routes one request. Never fails: every error is a response.
+/// Routes one request, behind basic auth where it applies, and adds the
+/// web config's headers. Never fails: every error is a response.
 pub async fn route(
     app: Arc<App>,
     req: Request<Incoming>,
     remote: SocketAddr,
 ) -> Result<HttpResponse, Infallible> {
+    let web = app.web.current();
+    let admitted = match &web.auth {
+        Some(auth) if app.scope.covers(req.uri().path()) => {
+            let now = app.clock.now().mono;
+            access::admit(auth, req.headers(), remote.ip(), &app.limits, now).await
+        }
+        _ => Ok(()),
+    };
+    let mut response = match admitted {
+        Ok(()) => dispatch(&app, req, remote).await,
+        Err(refused) => refused,
+    };
+    add_headers(&mut response, &web.headers);
+    Ok(response)
+}
+
+/// The web config's `http_server_config.headers`, on every response.
+pub fn add_headers(response: &mut HttpResponse, headers: &[(HeaderName, HeaderValue)]) {
+    for (name, value) in headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+}
+
+/// Picks the handler for the path and gives it the handles it uses.
+async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
-    let response = if let Some(rest) = path.strip_prefix("/ping/") {
+    if let Some(rest) = path.strip_prefix("/ping/") {
         let deps = ping::PingDeps {
             config: &app.config,
             writer: &app.writer,
@@ -84,15 +121,21 @@ pub async fn route(
                 &app.writer,
                 app.clock.as_ref(),
                 &app.telemetry_path,
+                app.external_url
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim_end_matches('/'),
             ),
             (_, "/-/healthy") => admin::healthy(&app.writer),
             (_, "/-/ready") => admin::ready(&app.writer),
+            (&Method::POST | &Method::PUT, "/-/reload") if !app.enable_lifecycle => {
+                admin::lifecycle_disabled()
+            }
             (&Method::POST | &Method::PUT, "/-/reload") => {
                 admin::reload(&app.config, &app.writer).await
             }
             (_, "/-/reload") => method_not_allowed("POST, PUT"),
             _ => text(StatusCode::NOT_FOUND, "Not found."),
         }
-    };
-    Ok(response)
+    }
 }

@@ -1,24 +1,19 @@
-//! The accept loop: connection limits, timeouts and graceful shutdown.
+//! The accept loops: connection limits, timeouts and graceful shutdown.
+//! What happens on one connection is in [`super::connection`].
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::StatusCode;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::framing::FramingGuard;
-use super::response::{text, HttpResponse};
-use super::router::{route, App};
-use super::write_timeout::WriteTimeout;
+use super::connection::Connection;
+use super::router::App;
+use crate::web_config::watch::WebConfigWatch;
 
 /// How long shutdown waits for requests in flight before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,26 +89,85 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Serves HTTP/1.1 (with keep-alive) until `shutdown` completes, then stops
-/// accepting and lets requests in flight finish, for at most `DRAIN_TIMEOUT`.
+/// What every accept loop shares.
+struct Accept<'a> {
+    app: &'a Arc<App>,
+    web: &'a Arc<WebConfigWatch>,
+    limits: ConnectionLimits,
+    /// One permit per open connection, across all listeners.
+    slots: Arc<Semaphore>,
+    per_address: Arc<PerAddress>,
+    graceful: &'a GracefulShutdown,
+}
+
+/// Serves HTTP/1.1 (with keep-alive; over TLS when the web config says so)
+/// on every listener until `shutdown` completes, then stops accepting and
+/// lets requests in flight finish, for at most `DRAIN_TIMEOUT`.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     app: Arc<App>,
+    web: Arc<WebConfigWatch>,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let limit = Arc::new(Semaphore::new(limits.max_connections));
-    let per_address = Arc::new(PerAddress::default());
+    {
+        let accept = Accept {
+            app: &app,
+            web: &web,
+            limits,
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            per_address: Arc::new(PerAddress::default()),
+            graceful: &graceful,
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let loops = futures_util::future::join_all(
+            listeners
+                .into_iter()
+                .map(|listener| accept_loop(listener, &accept, stopped.clone())),
+        );
+        tokio::pin!(loops);
+        tokio::select! {
+            _ = shutdown => {}
+            _ = &mut loops => {}
+        }
+        let _ = stop.send(true);
+        // The loops drop their listeners as they end.
+        loops.await;
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("shutdown: gave up waiting for requests in flight");
+        }
+    }
+}
+
+/// Resolves once `stopped` is true (or its sender is gone). Written out
+/// rather than `wait_for`, whose guard would make the loop's future !Send.
+async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    while !*stopped.borrow_and_update() {
+        if stopped.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Accepts on one listener until `stopped` turns true.
+async fn accept_loop(
+    listener: TcpListener,
+    accept: &Accept<'_>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let mut refused_logged = std::time::Instant::now() - Duration::from_secs(60);
-    tokio::pin!(shutdown);
+    let limits = accept.limits;
     loop {
         let permit = tokio::select! {
-            permit = Arc::clone(&limit).acquire_owned() => match permit {
+            permit = Arc::clone(&accept.slots).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break, // the semaphore is never closed
             },
-            _ = &mut shutdown => break,
+            _ = until_stopped(stopped.clone()) => break,
         };
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -125,9 +179,12 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            _ = until_stopped(stopped.clone()) => break,
         };
-        let Some(slot) = per_address.admit(remote.ip(), limits.max_per_address) else {
+        let Some(slot) = accept
+            .per_address
+            .admit(remote.ip(), limits.max_per_address)
+        else {
             // Closed at once: the client learns, and holds nothing.
             drop(stream);
             if refused_logged.elapsed() >= Duration::from_secs(10) {
@@ -142,54 +199,17 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let conn_app = Arc::clone(&app);
-        let (stream, ambiguous) = FramingGuard::new(stream);
-        let requests = AtomicU64::new(0);
-        let service = service_fn(move |req| {
-            // hyper calls the service once per request head, in order, so
-            // this counts the same requests the framing guard counts.
-            let position = requests.fetch_add(1, Ordering::Relaxed) + 1;
-            let ambiguous = ambiguous.is_ambiguous(position);
-            let app = Arc::clone(&conn_app);
-            async move {
-                match ambiguous {
-                    true => Ok(ambiguous_framing()),
-                    false => route(app, req, remote).await,
-                }
-            }
-        });
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .keep_alive(true)
-            .serve_connection(
-                WriteTimeout::new(TokioIo::new(stream), limits.write_timeout),
-                service,
-            );
-        let conn = graceful.watch(conn);
+        let connection = Connection {
+            app: Arc::clone(accept.app),
+            settings: accept.web.current(),
+            limits,
+            remote,
+            watcher: accept.graceful.watcher(),
+        };
         tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%remote, error = %err, "connection ended with an error");
-            }
+            connection.serve(stream).await;
             drop(slot);
             drop(permit);
         });
     }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
-            tracing::warn!("shutdown: gave up waiting for requests in flight");
-        }
-    }
-}
-
-/// The answer to a request that carries both `Content-Length` and
-/// `Transfer-Encoding`; hyper closes the connection after it.
-fn ambiguous_framing() -> HttpResponse {
-    text(
-        StatusCode::BAD_REQUEST,
-        "Bad request: it has both Content-Length and Transfer-Encoding, so its body \
-         could be read two ways (request smuggling); send only one of them.",
-    )
 }

@@ -59,9 +59,8 @@ impl TestApp {
         let server = crate::Server::new(
             config,
             crate::Options {
-                config_path: "deadman.toml".into(),
-                telemetry_path: "/metrics".into(),
-                clock: clock.clone(),
+                enable_lifecycle: true,
+                ..crate::Options::new("deadman.toml".into(), clock.clone())
             },
             store,
         )

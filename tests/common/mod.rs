@@ -74,22 +74,30 @@ impl TestServer {
         clock: Arc<ManualClock>,
         store: impl FnOnce(&Path) -> Box<dyn Store>,
     ) -> TestServer {
+        Self::start_customized(dir, config, clock, store, |_| {}).await
+    }
+
+    /// Starts in `dir` (which may hold a web config and certificates) with
+    /// options changed by `customize` (the lifecycle API is on by default).
+    pub async fn start_customized(
+        dir: tempfile::TempDir,
+        config: &str,
+        clock: Arc<ManualClock>,
+        store: impl FnOnce(&Path) -> Box<dyn Store>,
+        customize: impl FnOnce(&mut Options),
+    ) -> TestServer {
         let config_path = write_config(dir.path(), config);
         let parsed = Config::load(&config_path).expect("test config is valid");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = Server::new(
-            parsed,
-            Options {
-                config_path: config_path.clone(),
-                telemetry_path: "/metrics".into(),
-                clock: clock.clone(),
-            },
-            store(dir.path()),
-        )
-        .expect("server");
+        let mut options = Options {
+            enable_lifecycle: true,
+            ..Options::new(config_path.clone(), clock.clone())
+        };
+        customize(&mut options);
+        let server = Server::new(parsed, options, store(dir.path())).expect("server");
         let control = server.control();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(deadman::run(listener, server, async {
