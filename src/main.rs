@@ -137,7 +137,10 @@ fn check_config(path: &Path, strict: bool) -> ExitCode {
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("FAILED: config file {}: {err}", path.display());
+            // One line each, so that one run shows everything to fix.
+            for err in err.each() {
+                eprintln!("FAILED: config file {}: {err}", path.display());
+            }
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -174,9 +177,15 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
 }
 
 fn docs(cli: &Cli, format: DocsFormat) -> ExitCode {
-    let config = match load_config(&cli.config_file) {
+    let config = match Config::load(&cli.config_file) {
         Ok(config) => config,
-        Err(code) => return code,
+        Err(err) => {
+            let context = format!("config file {}", cli.config_file.display());
+            for err in err.each() {
+                report(&context, err);
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
     };
     // The current state is a bonus: without a readable store the inventory
     // is still complete, it just says the state is unknown.

@@ -516,6 +516,28 @@ async fn reload_keeps_state_adds_and_removes_checks() {
     );
 }
 
+/// A reload reports every error, one line each naming the file.
+#[tokio::test]
+async fn reload_lists_every_error() {
+    let server = TestServer::start(CONFIG).await;
+    let path = server.config_path.display().to_string();
+    let r = server
+        .reload_with(
+            "[[check]]\nname = \"x\"\n\n[[check]]\nname = \"x\"\nowner = \"ops\"\nevery = \"1h\"\n",
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        format!(
+            "reload failed, the previous config stays in effect: \
+             {path}: check \"x\" (line 1): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone\n\
+             {path}: check \"x\" (line 1): every: missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")\n\
+             {path}: check \"x\" (line 4): name: \"x\" is already used by the check at line 1; names must be unique\n"
+        )
+    );
+}
+
 #[tokio::test]
 async fn metrics_exposition_format_and_gzip() {
     let server = TestServer::start(CONFIG).await;
