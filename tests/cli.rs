@@ -119,6 +119,22 @@ fn port_in_use_is_a_runtime_error_exit_2() {
     );
 }
 
+/// `deadman check-config [flags] --config.file <dir>/deadman.toml`.
+fn check_config(dir: &std::path::Path, flags: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .args(flags)
+        .arg("--config.file")
+        .arg(dir.join("deadman.toml"))
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn check_config_strict_fails_on_undocumented_checks() {
     let out = Command::new(BIN)
@@ -137,6 +153,30 @@ fn check_config_strict_fails_on_undocumented_checks() {
         "FAILED: config file examples/deadman.toml: check \"hubspot-contacts-to-salesforce\": \
          missing runbook, recovery (--strict)\n"
     );
+}
+
+/// An empty file is refused (a truncated file or a wrong path would stop
+/// every alert), unless the file itself says it is meant to be empty.
+#[test]
+fn a_config_without_checks_must_say_so() {
+    let dir = dir_with_config("# nothing here yet\n");
+    let (code, _, stderr) = check_config(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        format!(
+            "FAILED: config file {}: no checks are configured (the file has no [[check]]), so \
+             nothing would be watched; if that is intended, put allow_no_checks = true at the \
+             top of the file\n",
+            dir.path().join("deadman.toml").display()
+        )
+    );
+    let out = run_once(dir.path(), "127.0.0.1:0");
+    assert_eq!(out.status.code(), Some(1), "the exporter does not start");
+
+    let dir = dir_with_config("allow_no_checks = true\n");
+    let (code, stdout, _) = check_config(dir.path(), &["--strict"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "SUCCESS: 0 checks\n"));
 }
 
 #[test]

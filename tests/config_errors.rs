@@ -73,6 +73,10 @@ const CASES: &[(&str, &str)] = &[
         "check \"orders\" (line 1): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone",
     ),
     (
+        "invalid-no-checks.toml",
+        "no checks are configured (the file has no [[check]]), so nothing would be watched; if that is intended, put allow_no_checks = true at the top of the file",
+    ),
+    (
         "invalid-no-schedule.toml",
         "check \"orders\" (line 1): every: missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")",
     ),
@@ -98,7 +102,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-section.toml",
-        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `defaults`, `storage`, `check`",
+        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `allow_no_checks`, `defaults`, `storage`, `check`",
     ),
     (
         "invalid-unknown-timezone.toml",

@@ -24,7 +24,11 @@ pub enum ConfigError {
         /// A plain sentence saying what is wrong.
         message: String,
     },
-    /// Two or more `Invalid` errors, in the order they are
+    /// The file has no `[[check]]` and does not say `allow_no_checks = true`:
+    /// loading it would silently stop every alert, and a truncated file or
+    /// a wrong path looks exactly like that.
+    NoChecks,
+    /// Two or more `Invalid`/`NoChecks` errors, in the order they are
     /// found: `[defaults]`, `[storage]`, then the checks in file order.
     /// Never nested and never fewer than two; a single error is itself.
     Many(Vec<ConfigError>),
@@ -55,6 +59,10 @@ impl fmt::Display for ConfigError {
                 field,
                 message,
             } => write!(f, "{location}: {field}: {message}"),
+            ConfigError::NoChecks => f.write_str(
+                "no checks are configured (the file has no [[check]]), so nothing would be \
+                 watched; if that is intended, put allow_no_checks = true at the top of the file",
+            ),
             // One per line: each already names its check, line and field.
             ConfigError::Many(errors) => {
                 for (i, err) in errors.iter().enumerate() {

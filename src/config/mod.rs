@@ -70,6 +70,11 @@ pub struct Config {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// The file is meant to have no checks. Without it an empty file is an
+    /// error: reloading a truncated file, or starting with the wrong path,
+    /// would otherwise silently stop every alert.
+    #[serde(default)]
+    allow_no_checks: bool,
     defaults: Option<toml::Spanned<toml::Table>>,
     storage: Option<RawStorage>,
     #[serde(default)]
@@ -136,6 +141,9 @@ impl Config {
 
         let defaults = validate_defaults(raw.defaults, &lines, base_dir, &mut errors);
         let storage = validate_storage(raw.storage, &mut errors);
+        if raw.check.is_empty() && !raw.allow_no_checks {
+            errors.push(ConfigError::NoChecks);
+        }
         let checks = validate_checks(raw.check, &lines, &defaults, base_dir, &mut errors);
         errors.finish(())?;
 
@@ -677,6 +685,23 @@ token = "other"
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn no_checks_is_an_error_unless_the_file_allows_it() {
+        assert_eq!(errors(""), [ConfigError::NoChecks.to_string()]);
+        assert_eq!(
+            errors("[storage]\nhistory = -1\n").len(),
+            2,
+            "both the storage error and the missing checks"
+        );
+        let config = parse("allow_no_checks = true\n").expect("allowed");
+        assert!(config.checks.is_empty());
+        assert!(parse(
+            "allow_no_checks = true\n[[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n"
+        )
+        .is_ok());
+        assert!(errors("allow_no_checks = \"yes\"\n")[0].contains("invalid type"));
     }
 
     #[test]
