@@ -155,6 +155,71 @@ fn check_config_strict_fails_on_undocumented_checks() {
     );
 }
 
+/// CI can lint a config whose secret files it does not have: with
+/// `--no-secrets` the sources are checked but not read, and it says so.
+#[test]
+fn a_missing_token_file_fails_unless_no_secrets() {
+    let dir = dir_with_config(&format!("{CONFIG}token_file = \"secrets/orders-token\"\n"));
+    let path = dir.path().join("deadman.toml");
+    let (code, stdout, stderr) = check_config(dir.path(), &[]);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "FAILED: config file {}: check \"orders\" (line 1): token_file: cannot read {}: \
+             No such file or directory (os error 2)\n",
+            path.display(),
+            dir.path().join("secrets/orders-token").display()
+        )
+    );
+    assert_eq!(
+        check_config(dir.path(), &["--no-secrets"]),
+        (
+            Some(0),
+            "SUCCESS: 1 check\n".to_string(),
+            format!(
+                "NOTE: config file {}: --no-secrets: the tokens of 1 check were not read \
+                 (token_file, token_env), so their length was not checked\n",
+                path.display()
+            )
+        )
+    );
+
+    // How a source is written is still checked.
+    let dir = dir_with_config(&format!("{CONFIG}token_file = \"\"\n"));
+    let (code, _, stderr) = check_config(dir.path(), &["--no-secrets"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.ends_with(
+            ": check \"orders\" (line 1): token_file: is empty; give the path of the file \
+             that holds the token\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn docs_with_no_secrets_need_no_token_file() {
+    let dir = dir_with_config(&format!("{CONFIG}token_file = \"secrets/orders-token\"\n"));
+    let docs = |flags: &[&str]| {
+        Command::new(BIN)
+            .arg("docs")
+            .args(flags)
+            .arg("--config.file")
+            .arg(dir.path().join("deadman.toml"))
+            .arg("--storage.path")
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("runs")
+    };
+    let out = docs(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token_file: cannot read"));
+    let out = docs(&["--no-secrets"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# Integration inventory"));
+}
+
 /// An empty file is refused (a truncated file or a wrong path would stop
 /// every alert), unless the file itself says it is meant to be empty.
 #[test]

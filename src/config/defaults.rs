@@ -1,6 +1,5 @@
 //! `[defaults]`: values every check inherits unless it sets its own.
 
-use std::path::Path;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -9,10 +8,11 @@ use serde::Deserialize;
 use super::check::{Methods, Severity};
 use super::error::ErrorList;
 use super::fields::{
-    load_token, parse_duration, parse_max_runtime, parse_methods, parse_severity, parse_timezone,
+    parse_duration, parse_max_runtime, parse_methods, parse_severity, parse_timezone,
     validate_owner,
 };
 use super::rate_limit::{parse_rate_limit, RateLimit};
+use super::secrets::TokenLoader;
 use crate::auth::Token;
 
 /// Keys allowed in `[defaults]`: the ones that make sense for many checks.
@@ -76,7 +76,7 @@ impl Defaults {
     pub(super) fn validate(
         raw: RawDefaults,
         location: &str,
-        base_dir: &Path,
+        tokens: TokenLoader,
         errors: &mut ErrorList,
     ) -> Defaults {
         let owner = match raw.owner.map(|o| validate_owner(location, o)) {
@@ -95,13 +95,7 @@ impl Defaults {
             timezone: errors.optional(raw.timezone, |tz| parse_timezone(location, &tz)),
             methods: errors.optional(raw.methods, |m| parse_methods(location, &m)),
             token: errors
-                .take(load_token(
-                    location,
-                    raw.token,
-                    raw.token_file,
-                    raw.token_env,
-                    base_dir,
-                ))
+                .take(tokens.load(location, raw.token, raw.token_file, raw.token_env))
                 .flatten(),
         }
     }

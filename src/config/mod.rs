@@ -9,6 +9,7 @@
 //! * [`check`] — the validated [`Check`] and its value types;
 //! * `defaults` — `[defaults]`; `fields` — one parser per field;
 //!   `expectations` — `[check.volume]` and `[[check.expiry]]`;
+//! * [`secrets`] — a check's token, and whether secrets are read;
 //! * [`error`] — [`ConfigError`], and the list that gathers them.
 
 use std::collections::hash_map::Entry;
@@ -29,6 +30,7 @@ mod error;
 mod expectations;
 mod fields;
 mod rate_limit;
+mod secrets;
 // Re-exports for users of the module. The files inside `config/` import
 // from each other directly, never through this file, so the module graph
 // has no cycles.
@@ -37,14 +39,16 @@ pub use error::ConfigError;
 pub use fields::valid_check_name;
 use rate_limit::parse_rate_limit;
 pub use rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
+pub use secrets::Secrets;
 
 use defaults::{Defaults, InheritedOwner, RawDefaults};
 use error::{invalid, ErrorList};
 use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
 use fields::{
-    load_token, parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity,
-    parse_timezone, validate_label, validate_owner,
+    parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity, parse_timezone,
+    validate_label, validate_owner,
 };
+use secrets::TokenLoader;
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_HISTORY: usize = 100;
@@ -119,32 +123,47 @@ struct RawCheck {
 }
 
 impl Config {
-    /// Reads and validates a config file. Relative `token_file` paths are
-    /// resolved against the config file's directory, as Prometheus does.
-    /// Files over [`MAX_CONFIG_BYTES`] are refused before they are read
-    /// whole, so a path to an endless file (`/dev/zero`, a FIFO) cannot
-    /// exhaust memory.
+    /// Reads and validates a config file, reading the secrets it names.
+    /// Relative `token_file` paths are resolved against the config file's
+    /// directory, as Prometheus does. Files over [`MAX_CONFIG_BYTES`] are
+    /// refused before they are read whole, so a path to an endless file
+    /// (`/dev/zero`, a FIFO) cannot exhaust memory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = read_bounded(path)?;
-        let base_dir = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, base_dir)
+        Config::load_with(path, Secrets::Read)
     }
 
-    /// Validates config text; `base_dir` anchors relative file paths. Every
+    /// [`Config::load`], reading token files and variables or not.
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
+        let text = read_bounded(path)?;
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Config::parse_with(&text, base_dir, secrets)
+    }
+
+    /// Validates config text; `base_dir` anchors relative file paths.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with(text, base_dir, Secrets::Read)
+    }
+
+    /// [`Config::parse`], reading token files and variables or not. Every
     /// error found is returned, as a [`ConfigError::Many`] when there are
     /// several.
-    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    pub fn parse_with(
+        text: &str,
+        base_dir: &Path,
+        secrets: Secrets,
+    ) -> Result<Config, ConfigError> {
         let raw: RawFile = toml::from_str(text)
             .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?;
         let lines = LineIndex::new(text);
+        let tokens = TokenLoader { base_dir, secrets };
         let mut errors = ErrorList::default();
 
-        let defaults = validate_defaults(raw.defaults, &lines, base_dir, &mut errors);
+        let defaults = validate_defaults(raw.defaults, &lines, tokens, &mut errors);
         let storage = validate_storage(raw.storage, &mut errors);
         if raw.check.is_empty() && !raw.allow_no_checks {
             errors.push(ConfigError::NoChecks);
         }
-        let checks = validate_checks(raw.check, &lines, &defaults, base_dir, &mut errors);
+        let checks = validate_checks(raw.check, &lines, &defaults, tokens, &mut errors);
         errors.finish(())?;
 
         let index = (checks.iter().enumerate())
@@ -185,6 +204,14 @@ impl Config {
                 )
             })
             .collect()
+    }
+
+    /// How many checks have a token that was not read (loaded with
+    /// [`Secrets::Skip`]), so [`Config::weak_tokens`] cannot judge them.
+    pub fn unread_tokens(&self) -> usize {
+        (self.checks.iter())
+            .filter(|check| check.token.as_ref().is_some_and(Token::is_unread))
+            .count()
     }
 
     /// What `check-config --strict` rejects: checks a new owner could not
@@ -315,7 +342,7 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
 fn validate_defaults(
     table: Option<toml::Spanned<toml::Table>>,
     lines: &LineIndex,
-    base_dir: &Path,
+    tokens: TokenLoader,
     errors: &mut ErrorList,
 ) -> Defaults {
     let Some(table) = table else {
@@ -326,7 +353,7 @@ fn validate_defaults(
         table.into_inner(),
         &location,
     )) {
-        Some(raw) => Defaults::validate(raw, &location, base_dir, errors),
+        Some(raw) => Defaults::validate(raw, &location, tokens, errors),
         None => Defaults::unreadable(),
     }
 }
@@ -366,7 +393,7 @@ fn validate_checks(
     tables: Vec<toml::Spanned<toml::Table>>,
     lines: &LineIndex,
     defaults: &Defaults,
-    base_dir: &Path,
+    tokens: TokenLoader,
     errors: &mut ErrorList,
 ) -> Vec<Arc<Check>> {
     let mut checks = Vec::with_capacity(tables.len());
@@ -397,7 +424,7 @@ fn validate_checks(
             }
         }
         let check = deserialize_table::<RawCheck>(table, &location)
-            .and_then(|raw| validate_check(raw, defaults, &location, base_dir));
+            .and_then(|raw| validate_check(raw, defaults, &location, tokens));
         if let Some(check) = errors.take(check) {
             checks.push(Arc::new(check));
         }
@@ -412,7 +439,7 @@ fn validate_check(
     raw: RawCheck,
     defaults: &Defaults,
     location: &str,
-    base_dir: &Path,
+    tokens: TokenLoader,
 ) -> Result<Check, ConfigError> {
     let mut errors = ErrorList::default();
     let name = errors.take(validate_name(raw.name, location));
@@ -441,13 +468,7 @@ fn validate_check(
     let max_runtime = errors.optional(raw.max_runtime, |m| parse_max_runtime(location, &m));
     let rate_limit = errors.optional(raw.rate_limit, |r| parse_rate_limit(location, &r));
     let methods = errors.optional(raw.methods, |m| parse_methods(location, &m));
-    let token = errors.take(load_token(
-        location,
-        raw.token,
-        raw.token_file,
-        raw.token_env,
-        base_dir,
-    ));
+    let token = errors.take(tokens.load(location, raw.token, raw.token_file, raw.token_env));
     for (label, value) in &raw.labels {
         errors.take(validate_label(location, label, value));
     }
@@ -702,6 +723,32 @@ token = "other"
         )
         .is_ok());
         assert!(errors("allow_no_checks = \"yes\"\n")[0].contains("invalid type"));
+    }
+
+    #[test]
+    fn skipping_secrets_reads_no_file_and_marks_the_tokens_unread() {
+        let text = "[defaults]\ntoken_env = \"DEADMAN_TEST_NEVER_SET\"\n\n\
+                    [[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n\n\
+                    [[check]]\nname = \"b\"\nowner = \"o\"\nevery = \"1h\"\ntoken = \"short\"\n\n\
+                    [[check]]\nname = \"c\"\nowner = \"o\"\nevery = \"1h\"\ntoken_file = \"absent\"\n";
+        assert_eq!(
+            errors(text).len(),
+            2,
+            "read: the variable is unset, the file absent"
+        );
+        let config = Config::parse_with(text, Path::new("/nonexistent"), Secrets::Skip)
+            .expect("nothing read");
+        assert_eq!(config.unread_tokens(), 2);
+        assert_eq!(
+            config.weak_tokens().len(),
+            1,
+            "an inline token is still judged"
+        );
+        let unread = config
+            .check("c")
+            .and_then(|c| c.token.as_ref())
+            .expect("a token");
+        assert!(unread.is_unread() && !unread.matches(""));
     }
 
     #[test]
