@@ -19,6 +19,10 @@ pub struct Token {
     /// Shorter than [`MIN_TOKEN_CHARS`]: `check-config` warns (and
     /// `--strict` fails). Only this bit is kept, never the length.
     short: bool,
+    /// The secret was not read (`check-config --no-secrets`): such a token
+    /// matches nothing, so a config loaded that way fails closed if it is
+    /// ever served, and its length is unknown rather than "long enough".
+    unread: bool,
 }
 
 /// Tokens shorter than this are guessable; `openssl rand -hex 32` makes 64.
@@ -29,7 +33,22 @@ impl Token {
         Token {
             digest: Sha256::digest(secret.as_bytes()).into(),
             short: secret.chars().count() < MIN_TOKEN_CHARS,
+            unread: false,
         }
+    }
+
+    /// A token whose secret lives in a file or variable that was not read.
+    pub fn unread() -> Self {
+        Token {
+            digest: [0; 32],
+            short: false,
+            unread: true,
+        }
+    }
+
+    /// Whether the secret was not read, so its length is unknown.
+    pub fn is_unread(&self) -> bool {
+        self.unread
     }
 
     /// Whether the secret is shorter than [`MIN_TOKEN_CHARS`].
@@ -40,7 +59,7 @@ impl Token {
     /// Whether `presented` is this token, in constant time.
     pub fn matches(&self, presented: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        self.digest.ct_eq(&digest).into()
+        bool::from(self.digest.ct_eq(&digest)) && !self.unread
     }
 }
 
@@ -134,6 +153,17 @@ mod tests {
     #[test]
     fn token_debug_is_redacted() {
         assert_eq!(format!("{:?}", Token::new("hunter2")), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn an_unread_token_matches_nothing() {
+        let unread = Token::unread();
+        assert!(unread.is_unread() && !unread.is_short());
+        assert!(!unread.matches(""));
+        assert_eq!(
+            authorize(Some(&unread), &HeaderMap::new(), Some("token=x")),
+            Err(AuthError::Wrong)
+        );
     }
 
     #[test]

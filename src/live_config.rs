@@ -28,7 +28,14 @@ pub enum ReloadError {
 impl std::fmt::Display for ReloadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReloadError::Config { path, source } => write!(f, "{}: {source}", path.display()),
+            // One line per error, each naming the file, as check-config does.
+            ReloadError::Config { path, source } => {
+                for (i, err) in source.each().iter().enumerate() {
+                    let separator = if i == 0 { "" } else { "\n" };
+                    write!(f, "{separator}{}: {err}", path.display())?;
+                }
+                Ok(())
+            }
             ReloadError::Read(why) => write!(f, "reading config: {why}"),
             ReloadError::Store(err) => write!(f, "recording the new config in storage: {err}"),
         }

@@ -98,12 +98,19 @@ enum Command {
         /// Also fail on checks without a description, runbook or recovery steps.
         #[arg(long)]
         strict: bool,
+        /// Check how token_file and token_env are written, but read no token
+        /// file or variable (for CI, where the secrets are absent).
+        #[arg(long)]
+        no_secrets: bool,
     },
     /// Write an inventory of every integration to standard output.
     Docs {
         /// Output format.
         #[arg(long, value_enum, default_value = "markdown")]
         format: DocsFormat,
+        /// Read no token file or variable (the inventory shows no tokens).
+        #[arg(long)]
+        no_secrets: bool,
     },
 }
 
@@ -140,8 +147,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::CheckConfig { strict }) => check_config(&cli.config_file, strict),
-        Some(Command::Docs { format }) => docs(&cli, format),
+        Some(Command::CheckConfig { strict, no_secrets }) => {
+            check_config(&cli.config_file, strict, secrets(no_secrets))
+        }
+        Some(Command::Docs { format, no_secrets }) => docs(&cli, format, secrets(no_secrets)),
         Some(Command::Serve) | None => {
             init_logging(cli.log_level, cli.log_format);
             serve(&cli)
@@ -149,14 +158,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(path: &Path, strict: bool) -> ExitCode {
-    let config = match Config::load(path) {
+/// `--no-secrets`: validate without reading token files or variables.
+fn secrets(no_secrets: bool) -> deadman::config::Secrets {
+    if no_secrets {
+        deadman::config::Secrets::Skip
+    } else {
+        deadman::config::Secrets::Read
+    }
+}
+
+fn check_config(path: &Path, strict: bool, secrets: deadman::config::Secrets) -> ExitCode {
+    let config = match Config::load_with(path, secrets) {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("FAILED: config file {}: {err}", path.display());
+            // One line each, so that one run shows everything to fix.
+            for err in err.each() {
+                eprintln!("FAILED: config file {}: {err}", path.display());
+            }
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let unread = config.unread_tokens();
+    if unread > 0 {
+        eprintln!(
+            "NOTE: config file {}: --no-secrets: the tokens of {unread} check{} were not \
+             read (token_file, token_env), so their length was not checked",
+            path.display(),
+            if unread == 1 { "" } else { "s" }
+        );
+    }
     let weak = config.weak_tokens();
     let mut failures = Vec::new();
     if strict {
@@ -189,10 +219,16 @@ fn load_config(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
-fn docs(cli: &Cli, format: DocsFormat) -> ExitCode {
-    let config = match load_config(&cli.config_file) {
+fn docs(cli: &Cli, format: DocsFormat, secrets: deadman::config::Secrets) -> ExitCode {
+    let config = match Config::load_with(&cli.config_file, secrets) {
         Ok(config) => config,
-        Err(code) => return code,
+        Err(err) => {
+            let context = format!("config file {}", cli.config_file.display());
+            for err in err.each() {
+                report(&context, err);
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
     };
     // The current state is a bonus: without a readable store the inventory
     // is still complete, it just says the state is unknown.

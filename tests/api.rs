@@ -516,6 +516,57 @@ async fn reload_keeps_state_adds_and_removes_checks() {
     );
 }
 
+/// A reload reports every error, one line each naming the file.
+#[tokio::test]
+async fn reload_lists_every_error() {
+    let server = TestServer::start(CONFIG).await;
+    let path = server.config_path.display().to_string();
+    let r = server
+        .reload_with(
+            "[[check]]\nname = \"x\"\n\n[[check]]\nname = \"x\"\nowner = \"ops\"\nevery = \"1h\"\n",
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        format!(
+            "reload failed, the previous config stays in effect: \
+             {path}: check \"x\" (line 1): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone\n\
+             {path}: check \"x\" (line 1): every: missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")\n\
+             {path}: check \"x\" (line 4): name: \"x\" is already used by the check at line 1; names must be unique\n"
+        )
+    );
+}
+
+/// An empty file is refused (it would drop every check) unless it says it
+/// is meant to be empty.
+#[tokio::test]
+async fn reload_refuses_an_empty_file() {
+    let server = TestServer::start(CONFIG).await;
+    for truncated in ["", "[defaults]\nowner = \"ops\"\n"] {
+        let r = server.reload_with(truncated).await;
+        assert_eq!(r.status, 500);
+        let body = r.text();
+        assert!(
+            body.ends_with(
+                ": no checks are configured (the file has no [[check]]), so nothing would be \
+                 watched; if that is intended, put allow_no_checks = true at the top of the file\n"
+            ),
+            "{body}"
+        );
+        let m = server.scrape().await;
+        assert_eq!(m.value("deadman_checks"), 2.0, "the previous config stays");
+        assert_eq!(m.value("deadman_config_last_reload_successful"), 0.0);
+    }
+
+    let r = server.reload_with("allow_no_checks = true\n").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "Reloaded: 0 checks.\n")
+    );
+    assert_eq!(server.scrape().await.value("deadman_checks"), 0.0);
+}
+
 #[tokio::test]
 async fn metrics_exposition_format_and_gzip() {
     let server = TestServer::start(CONFIG).await;

@@ -119,8 +119,26 @@ fn port_in_use_is_a_runtime_error_exit_2() {
     );
 }
 
+/// `deadman check-config [flags] --config.file <dir>/deadman.toml`.
+fn check_config(dir: &std::path::Path, flags: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .args(flags)
+        .arg("--config.file")
+        .arg(dir.join("deadman.toml"))
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The shipped example is the model of a complete config, so it passes
+/// the strictest check as cloned (its token file is in the repository).
 #[test]
-fn check_config_strict_fails_on_undocumented_checks() {
+fn the_example_config_passes_check_config_strict() {
     let out = Command::new(BIN)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -131,12 +149,117 @@ fn check_config_strict_fails_on_undocumented_checks() {
         ])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SUCCESS: 3 checks\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn check_config_strict_fails_on_undocumented_checks() {
+    let dir = dir_with_config(CONFIG);
+    let path = dir.path().join("deadman.toml");
+    assert_eq!(check_config(dir.path(), &[]).0, Some(0));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "FAILED: config file examples/deadman.toml: check \"hubspot-contacts-to-salesforce\": \
-         missing runbook, recovery (--strict)\n"
+        check_config(dir.path(), &["--strict"]),
+        (
+            Some(1),
+            String::new(),
+            format!(
+                "FAILED: config file {}: check \"orders\": missing description, runbook, \
+                 recovery (--strict)\n",
+                path.display()
+            )
+        )
     );
+}
+
+/// CI can lint a config whose secret files it does not have: with
+/// `--no-secrets` the sources are checked but not read, and it says so.
+#[test]
+fn a_missing_token_file_fails_unless_no_secrets() {
+    let dir = dir_with_config(&format!("{CONFIG}token_file = \"secrets/orders-token\"\n"));
+    let path = dir.path().join("deadman.toml");
+    let (code, stdout, stderr) = check_config(dir.path(), &[]);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    assert_eq!(
+        stderr,
+        format!(
+            "FAILED: config file {}: check \"orders\" (line 1): token_file: cannot read {}: \
+             No such file or directory (os error 2)\n",
+            path.display(),
+            dir.path().join("secrets/orders-token").display()
+        )
+    );
+    assert_eq!(
+        check_config(dir.path(), &["--no-secrets"]),
+        (
+            Some(0),
+            "SUCCESS: 1 check\n".to_string(),
+            format!(
+                "NOTE: config file {}: --no-secrets: the tokens of 1 check were not read \
+                 (token_file, token_env), so their length was not checked\n",
+                path.display()
+            )
+        )
+    );
+
+    // How a source is written is still checked.
+    let dir = dir_with_config(&format!("{CONFIG}token_file = \"\"\n"));
+    let (code, _, stderr) = check_config(dir.path(), &["--no-secrets"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.ends_with(
+            ": check \"orders\" (line 1): token_file: is empty; give the path of the file \
+             that holds the token\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn docs_with_no_secrets_need_no_token_file() {
+    let dir = dir_with_config(&format!("{CONFIG}token_file = \"secrets/orders-token\"\n"));
+    let docs = |flags: &[&str]| {
+        Command::new(BIN)
+            .arg("docs")
+            .args(flags)
+            .arg("--config.file")
+            .arg(dir.path().join("deadman.toml"))
+            .arg("--storage.path")
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("runs")
+    };
+    let out = docs(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token_file: cannot read"));
+    let out = docs(&["--no-secrets"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# Integration inventory"));
+}
+
+/// An empty file is refused (a truncated file or a wrong path would stop
+/// every alert), unless the file itself says it is meant to be empty.
+#[test]
+fn a_config_without_checks_must_say_so() {
+    let dir = dir_with_config("# nothing here yet\n");
+    let (code, _, stderr) = check_config(dir.path(), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        format!(
+            "FAILED: config file {}: no checks are configured (the file has no [[check]]), so \
+             nothing would be watched; if that is intended, put allow_no_checks = true at the \
+             top of the file\n",
+            dir.path().join("deadman.toml").display()
+        )
+    );
+    let out = run_once(dir.path(), "127.0.0.1:0");
+    assert_eq!(out.status.code(), Some(1), "the exporter does not start");
+
+    let dir = dir_with_config("allow_no_checks = true\n");
+    let (code, stdout, _) = check_config(dir.path(), &["--strict"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "SUCCESS: 0 checks\n"));
 }
 
 #[test]

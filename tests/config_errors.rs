@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use deadman::config::Config;
+use deadman::config::{Config, ConfigError};
 
 const CASES: &[(&str, &str)] = &[
     (
@@ -73,6 +73,10 @@ const CASES: &[(&str, &str)] = &[
         "check \"orders\" (line 1): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone",
     ),
     (
+        "invalid-no-checks.toml",
+        "no checks are configured (the file has no [[check]]), so nothing would be watched; if that is intended, put allow_no_checks = true at the top of the file",
+    ),
+    (
         "invalid-no-schedule.toml",
         "check \"orders\" (line 1): every: missing; set exactly one of \"every\" (e.g. \"15m\") or \"cron\" (e.g. \"0 9 * * 1-5\")",
     ),
@@ -98,7 +102,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-section.toml",
-        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `defaults`, `storage`, `check`",
+        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `allow_no_checks`, `defaults`, `storage`, `check`",
     ),
     (
         "invalid-unknown-timezone.toml",
@@ -134,6 +138,28 @@ const CASES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Fixtures with several errors: every one is reported, in this order
+/// (`[defaults]`, `[storage]`, then the checks in file order).
+const SEVERAL: &[(&str, &[&str])] = &[(
+    "invalid-several-errors.toml",
+    &[
+        "[defaults] (line 2): grace: \"five minutes\" is not a valid duration (expected number at 0); write it like \"90s\", \"15m\" or \"1h 30m\"",
+        "[storage]: history: -1 is out of range; keep between 0 and 100000 pings per check",
+        "[storage]: retention: \"10m\" is shorter than the minimum of 1h",
+        "check \"orders\" (line 9): severity: \"urgent\" is not one of critical, warning, info",
+        "check \"orders\" (line 9): every: \"15 minutess\" is not a valid duration (unknown time unit \"minutess\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations)); write it like \"90s\", \"15m\" or \"1h 30m\"",
+        "check \"orders\" (line 9): labels: \"owner\" is reserved (deadman or Prometheus sets it); choose another name",
+        "check \"orders\" (line 16): name: \"orders\" is already used by the check at line 9; names must be unique",
+        "check #3 (line 21): name: missing; every check needs a unique name",
+        "check #3 (line 21): timezone: \"Europe/Lundon\" is not a known IANA time zone (for example \"Europe/London\", \"America/New_York\" or \"UTC\")",
+        "check \"refunds\" (line 26): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, rate_limit, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry",
+        "check \"payouts\" (line 32): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone",
+        "check \"payouts\" (line 32): token_file: cannot read tests/testdata/does-not-exist/token: No such file or directory (os error 2)",
+        "check \"payouts\" (line 32): expiry[0].kind: \"password\" is not one of credential, api_version, certificate, contract",
+        "check \"payouts\" (line 32): expiry[1].at: \"next tuesday\" is not an RFC 3339 time such as \"2027-01-15T00:00:00Z\"",
+    ],
+)];
+
 #[test]
 fn each_invalid_config_has_its_exact_message() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
@@ -156,28 +182,57 @@ fn every_invalid_fixture_is_in_the_table() {
         .filter(|name| name.starts_with("invalid-") && name.ends_with(".toml"))
         .collect();
     fixtures.sort();
-    let mut listed: Vec<String> = CASES.iter().map(|(f, _)| f.to_string()).collect();
+    let mut listed: Vec<String> = (CASES.iter().map(|(f, _)| f.to_string()))
+        .chain(SEVERAL.iter().map(|(f, _)| f.to_string()))
+        .collect();
     listed.sort();
     assert_eq!(fixtures, listed);
 }
 
+/// `deadman check-config` on a fixture: its exit code and stderr.
+fn check_config(path: &str) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_deadman"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check-config", "--config.file", path])
+        .output()
+        .expect("deadman runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr)
+}
+
 #[test]
 fn check_config_names_the_file_and_exits_1() {
-    let root = env!("CARGO_MANIFEST_DIR");
     for (file, expected) in CASES {
         let path = format!("tests/testdata/{file}");
-        let out = Command::new(env!("CARGO_BIN_EXE_deadman"))
-            .current_dir(root)
-            .args(["check-config", "--config.file", &path])
-            .output()
-            .expect("deadman runs");
-        assert_eq!(out.status.code(), Some(1), "{file}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (code, stderr) = check_config(&path);
+        assert_eq!(code, Some(1), "{file}");
         assert_eq!(
             stderr.trim_end(),
             format!("FAILED: config file {path}: {expected}"),
             "{file}"
         );
+    }
+}
+
+#[test]
+fn every_error_is_reported_and_check_config_prints_each_on_its_own_line() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    for (file, expected) in SEVERAL {
+        let err = Config::load(&dir.join(file)).expect_err(file);
+        assert!(matches!(err, ConfigError::Many(_)), "{file}");
+        let messages: Vec<String> = (err.each().iter())
+            .map(|e| {
+                e.to_string()
+                    .replace(&format!("{}/", dir.display()), "tests/testdata/")
+            })
+            .collect();
+        assert_eq!(messages, *expected, "{file}");
+
+        let path = format!("tests/testdata/{file}");
+        let lines: Vec<String> = (expected.iter())
+            .map(|e| format!("FAILED: config file {path}: {e}\n"))
+            .collect();
+        assert_eq!(check_config(&path), (Some(1), lines.concat()), "{file}");
     }
 }
 

@@ -1,12 +1,13 @@
 //! `[check.volume]` and `[[check.expiry]]`: raw → validated, with the same
 //! field parsers and error sentences as the rest of the config.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::error::{invalid, ConfigError};
+use super::error::{invalid, ConfigError, ErrorList};
 use super::fields::{parse_cron, parse_duration, valid_check_name};
 use crate::model::expectations::{parse_rfc3339, Expiry, ExpiryKind, Volume, Window, MAX_WINDOW};
 use crate::model::schedule::CronSchedule;
@@ -143,74 +144,92 @@ pub(super) fn validate_volume(
     })
 }
 
-/// Validates the `[[check.expiry]]` list.
+/// Validates the `[[check.expiry]]` list, reporting every entry that is
+/// wrong (the first error of each).
 pub(super) fn validate_expiries(
     raw: Vec<RawExpiry>,
     location: &str,
 ) -> Result<Vec<Expiry>, ConfigError> {
+    let mut errors = ErrorList::default();
     let mut out: Vec<Expiry> = Vec::with_capacity(raw.len());
-    for (i, e) in raw.into_iter().enumerate() {
+    let mut names = HashSet::with_capacity(raw.len());
+    for (i, mut e) in raw.into_iter().enumerate() {
         let field = |key: &str| format!("expiry[{i}].{key}");
-        let name = match e.name {
+        let name = match e.name.take() {
             Some(name) if valid_check_name(&name) => name,
             Some(name) => {
-                return Err(invalid(
+                errors.push(invalid(
                     location,
                     &field("name"),
                     format!(
-                    "{name:?} is not valid; use 1 to 64 characters of a-z, 0-9, '_', '.' and '-'"
-                ),
-                ))
+                        "{name:?} is not valid; use 1 to 64 characters of a-z, 0-9, '_', '.' and '-'"
+                    ),
+                ));
+                continue;
             }
-            None => return Err(invalid(location, &field("name"), "missing")),
+            None => {
+                errors.push(invalid(location, &field("name"), "missing"));
+                continue;
+            }
         };
-        if out.iter().any(|x| x.name == name) {
-            return Err(invalid(
+        if !names.insert(name.clone()) {
+            errors.push(invalid(
                 location,
                 &field("name"),
                 format!("{name:?} is declared twice"),
             ));
+            continue;
         }
-        let kind = match e.kind.as_deref() {
-            None => {
-                return Err(invalid(
-                    location,
-                    &field("kind"),
-                    "missing; one of credential, api_version, certificate, contract",
-                ))
-            }
-            Some(text) => ExpiryKind::parse(text).ok_or_else(|| {
-                invalid(
-                    location,
-                    &field("kind"),
-                    format!(
-                        "{text:?} is not one of credential, api_version, certificate, contract"
-                    ),
-                )
-            })?,
-        };
-        let at = match e.at {
-            None => None,
-            Some(text) => Some(parse_rfc3339(&text).ok_or_else(|| {
-                invalid(
-                    location,
-                    &field("at"),
-                    format!("{text:?} is not an RFC 3339 time such as \"2027-01-15T00:00:00Z\""),
-                )
-            })?),
-        };
-        let warn_before = match e.warn_before {
-            None => DEFAULT_WARN_BEFORE,
-            Some(text) => parse_duration(location, &field("warn_before"), &text)?,
-        };
-        out.push(Expiry {
-            name,
-            kind,
-            at,
-            warn_before,
-        });
+        if let Some(expiry) = errors.take(validate_expiry(name, e, &field, location)) {
+            out.push(expiry);
+        }
     }
-    Ok(out)
+    errors.finish(out)
+}
+
+/// One `[[check.expiry]]`, its valid `name` taken out; `field` names its keys.
+fn validate_expiry(
+    name: String,
+    e: RawExpiry,
+    field: &dyn Fn(&str) -> String,
+    location: &str,
+) -> Result<Expiry, ConfigError> {
+    let kind = match e.kind.as_deref() {
+        None => {
+            return Err(invalid(
+                location,
+                &field("kind"),
+                "missing; one of credential, api_version, certificate, contract",
+            ))
+        }
+        Some(text) => ExpiryKind::parse(text).ok_or_else(|| {
+            invalid(
+                location,
+                &field("kind"),
+                format!("{text:?} is not one of credential, api_version, certificate, contract"),
+            )
+        })?,
+    };
+    let at = match e.at {
+        None => None,
+        Some(text) => Some(parse_rfc3339(&text).ok_or_else(|| {
+            invalid(
+                location,
+                &field("at"),
+                format!("{text:?} is not an RFC 3339 time such as \"2027-01-15T00:00:00Z\""),
+            )
+        })?),
+    };
+    let warn_before = match e.warn_before {
+        None => DEFAULT_WARN_BEFORE,
+        Some(text) => parse_duration(location, &field("warn_before"), &text)?,
+    };
+    Ok(Expiry {
+        name,
+        kind,
+        at,
+        warn_before,
+    })
 }
 
 #[cfg(test)]

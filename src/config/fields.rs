@@ -1,14 +1,12 @@
 //! Per-field parsers and validators: each turns one raw value into a typed
 //! one, or an error sentence naming the field and what is wrong.
 
-use std::path::Path;
 use std::time::Duration;
 
 use chrono_tz::Tz;
 
 use super::check::{Methods, Severity};
 use super::error::{invalid, ConfigError};
-use crate::auth::Token;
 use crate::model::schedule::CronSchedule;
 
 /// Label names deadman sets itself (or Prometheus attaches), so a check's
@@ -153,86 +151,6 @@ pub(super) fn parse_methods(location: &str, names: &[String]) -> Result<Methods,
         }
     }
     Ok(methods)
-}
-
-/// Loads a secret from exactly one of `token`, `token_file`, `token_env`.
-/// Error messages name the source, never the secret.
-/// The largest token file read: a token is a line, so this is generous; a
-/// `token_file` pointing at `/dev/zero` or a log must not exhaust memory.
-const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
-
-fn read_token_file(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TOKEN_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
-        return Err("it is larger than 64 KiB; a token file holds one line".into());
-    }
-    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".into())
-}
-
-pub(super) fn load_token(
-    location: &str,
-    inline: Option<String>,
-    file: Option<String>,
-    env: Option<String>,
-    base_dir: &Path,
-) -> Result<Option<Token>, ConfigError> {
-    let secret = match (inline, file, env) {
-        (None, None, None) => return Ok(None),
-        (Some(secret), None, None) => secret,
-        (None, Some(file), None) => {
-            let path = base_dir.join(&file);
-            let text = read_token_file(&path).map_err(|why| {
-                invalid(
-                    location,
-                    "token_file",
-                    format!("cannot read {}: {why}", path.display()),
-                )
-            })?;
-            // Secret files usually end in a newline that is not part of the secret.
-            let secret = text.trim_end_matches(['\r', '\n']).to_string();
-            if secret.is_empty() {
-                return Err(invalid(
-                    location,
-                    "token_file",
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            secret
-        }
-        (None, None, Some(var)) => match std::env::var(&var) {
-            Ok(secret) if !secret.is_empty() => secret,
-            Ok(_) => {
-                return Err(invalid(
-                    location,
-                    "token_env",
-                    format!("environment variable {var} is empty"),
-                ))
-            }
-            Err(_) => {
-                return Err(invalid(
-                    location,
-                    "token_env",
-                    format!("environment variable {var} is not set"),
-                ))
-            }
-        },
-        _ => {
-            return Err(invalid(
-                location,
-                "token",
-                "set at most one of \"token\", \"token_file\" and \"token_env\"",
-            ))
-        }
-    };
-    if secret.is_empty() {
-        return Err(invalid(location, "token", "is empty"));
-    }
-    Ok(Some(Token::new(&secret)))
 }
 
 /// A 5-field cron expression read in `tz`.

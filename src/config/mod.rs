@@ -2,12 +2,17 @@
 //! validated [`Config`], with errors that name the check, the field and what
 //! was wrong in a plain sentence.
 //!
-//! * this file — the file's structure, `[defaults]`, and assembling checks;
+//! Validation goes on past an error, so one run reports every error it can
+//! find (a TOML syntax error stops it: nothing after it can be read).
+//!
+//! * this file — the file's structure, `[storage]`, and assembling checks;
 //! * [`check`] — the validated [`Check`] and its value types;
-//! * `fields` — one parser per field; `expectations` — `[check.volume]`
-//!   and `[[check.expiry]]`;
-//! * [`error`] — [`ConfigError`].
+//! * `defaults` — `[defaults]`; `fields` — one parser per field;
+//!   `expectations` — `[check.volume]` and `[[check.expiry]]`;
+//! * [`secrets`] — a check's token, and whether secrets are read;
+//! * [`error`] — [`ConfigError`], and the list that gathers them.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -20,10 +25,12 @@ use crate::auth::Token;
 use crate::model::schedule::Schedule;
 
 mod check;
+mod defaults;
 mod error;
 mod expectations;
 mod fields;
 mod rate_limit;
+mod secrets;
 // Re-exports for users of the module. The files inside `config/` import
 // from each other directly, never through this file, so the module graph
 // has no cycles.
@@ -32,13 +39,16 @@ pub use error::ConfigError;
 pub use fields::valid_check_name;
 use rate_limit::parse_rate_limit;
 pub use rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
+pub use secrets::Secrets;
 
-use error::invalid;
+use defaults::{Defaults, InheritedOwner, RawDefaults};
+use error::{invalid, ErrorList};
 use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
 use fields::{
-    load_token, parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity,
-    parse_timezone, validate_label, validate_owner,
+    parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity, parse_timezone,
+    validate_label, validate_owner,
 };
+use secrets::TokenLoader;
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_HISTORY: usize = 100;
@@ -64,34 +74,22 @@ pub struct Config {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
+    /// The file is meant to have no checks. Without it an empty file is an
+    /// error: reloading a truncated file, or starting with the wrong path,
+    /// would otherwise silently stop every alert.
+    #[serde(default)]
+    allow_no_checks: bool,
     defaults: Option<toml::Spanned<toml::Table>>,
     storage: Option<RawStorage>,
     #[serde(default)]
     check: Vec<toml::Spanned<toml::Table>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
     history: Option<i64>,
     retention: Option<String>,
-}
-
-/// Keys allowed in `[defaults]`: the ones that make sense for many checks.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    owner: Option<String>,
-    team: Option<String>,
-    severity: Option<String>,
-    grace: Option<String>,
-    max_runtime: Option<String>,
-    rate_limit: Option<String>,
-    timezone: Option<String>,
-    methods: Option<Vec<String>>,
-    token: Option<String>,
-    token_file: Option<String>,
-    token_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -125,59 +123,52 @@ struct RawCheck {
 }
 
 impl Config {
-    /// Reads and validates a config file. Relative `token_file` paths are
-    /// resolved against the config file's directory, as Prometheus does.
-    /// Files over [`MAX_CONFIG_BYTES`] are refused before they are read
-    /// whole, so a path to an endless file (`/dev/zero`, a FIFO) cannot
-    /// exhaust memory.
+    /// Reads and validates a config file, reading the secrets it names.
+    /// Relative `token_file` paths are resolved against the config file's
+    /// directory, as Prometheus does. Files over [`MAX_CONFIG_BYTES`] are
+    /// refused before they are read whole, so a path to an endless file
+    /// (`/dev/zero`, a FIFO) cannot exhaust memory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, Secrets::Read)
+    }
+
+    /// [`Config::load`], reading token files and variables or not.
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
         let text = read_bounded(path)?;
         let base_dir = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, base_dir)
+        Config::parse_with(&text, base_dir, secrets)
     }
 
     /// Validates config text; `base_dir` anchors relative file paths.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with(text, base_dir, Secrets::Read)
+    }
+
+    /// [`Config::parse`], reading token files and variables or not. Every
+    /// error found is returned, as a [`ConfigError::Many`] when there are
+    /// several.
+    pub fn parse_with(
+        text: &str,
+        base_dir: &Path,
+        secrets: Secrets,
+    ) -> Result<Config, ConfigError> {
         let raw: RawFile = toml::from_str(text)
             .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?;
         let lines = LineIndex::new(text);
+        let tokens = TokenLoader { base_dir, secrets };
+        let mut errors = ErrorList::default();
 
-        let storage = validate_storage(raw.storage)?;
-        let defaults = match raw.defaults {
-            Some(table) => {
-                let location = format!("[defaults] (line {})", lines.line_of(table.span().start));
-                let raw = deserialize_table::<RawDefaults>(table.into_inner(), &location)?;
-                Defaults::validate(raw, &location, base_dir)?
-            }
-            None => Defaults::validate(RawDefaults::default(), "[defaults]", base_dir)?,
-        };
-
-        let mut checks: Vec<Arc<Check>> = Vec::with_capacity(raw.check.len());
-        let mut index = HashMap::with_capacity(raw.check.len());
-        let mut first_line: HashMap<String, usize> = HashMap::new();
-        for (position, table) in raw.check.into_iter().enumerate() {
-            let line = lines.line_of(table.span().start);
-            let table = table.into_inner();
-            let location = match table.get("name").and_then(|v| v.as_str()) {
-                Some(name) if valid_check_name(name) => format!("check {name:?} (line {line})"),
-                _ => format!("check #{} (line {line})", position + 1),
-            };
-            let raw = deserialize_table::<RawCheck>(table, &location)?;
-            let check = validate_check(raw, &defaults, &location, base_dir)?;
-            if let Some(previous) = first_line.get(&check.name) {
-                return Err(invalid(
-                    &location,
-                    "name",
-                    format!(
-                        "{:?} is already used by the check at line {previous}; names must be unique",
-                        check.name
-                    ),
-                ));
-            }
-            first_line.insert(check.name.clone(), line);
-            index.insert(check.name.clone(), checks.len());
-            checks.push(Arc::new(check));
+        let defaults = validate_defaults(raw.defaults, &lines, tokens, &mut errors);
+        let storage = validate_storage(raw.storage, &mut errors);
+        if raw.check.is_empty() && !raw.allow_no_checks {
+            errors.push(ConfigError::NoChecks);
         }
+        let checks = validate_checks(raw.check, &lines, &defaults, tokens, &mut errors);
+        errors.finish(())?;
+
+        let index = (checks.iter().enumerate())
+            .map(|(i, check)| (check.name.clone(), i))
+            .collect();
         let mut by_name: Vec<usize> = (0..checks.len()).collect();
         by_name.sort_by(|&a, &b| checks[a].name.cmp(&checks[b].name));
         Ok(Config {
@@ -213,6 +204,14 @@ impl Config {
                 )
             })
             .collect()
+    }
+
+    /// How many checks have a token that was not read (loaded with
+    /// [`Secrets::Skip`]), so [`Config::weak_tokens`] cannot judge them.
+    pub fn unread_tokens(&self) -> usize {
+        (self.checks.iter())
+            .filter(|check| check.token.as_ref().is_some_and(Token::is_unread))
+            .count()
     }
 
     /// What `check-config --strict` rejects: checks a new owner could not
@@ -338,186 +337,178 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
     })
 }
 
-fn validate_storage(raw: Option<RawStorage>) -> Result<StorageSettings, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(StorageSettings {
-            history: DEFAULT_HISTORY,
-            retention: DEFAULT_RETENTION,
-        });
+/// `[defaults]`, every error recorded; what is valid in it still applies,
+/// so the checks are validated as they would be with it fixed.
+fn validate_defaults(
+    table: Option<toml::Spanned<toml::Table>>,
+    lines: &LineIndex,
+    tokens: TokenLoader,
+    errors: &mut ErrorList,
+) -> Defaults {
+    let Some(table) = table else {
+        return Defaults::default();
     };
-    let history = match raw.history {
-        None => DEFAULT_HISTORY,
-        Some(n) if (0..=100_000).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(invalid(
-                "[storage]",
-                "history",
-                format!("{n} is out of range; keep between 0 and 100000 pings per check"),
-            ))
-        }
-    };
-    let retention = match raw.retention {
-        None => DEFAULT_RETENTION,
-        Some(text) => {
-            let d = parse_duration("[storage]", "retention", &text)?;
-            if d < Duration::from_secs(3600) {
-                return Err(invalid(
-                    "[storage]",
-                    "retention",
-                    format!("{text:?} is shorter than the minimum of 1h"),
-                ));
-            }
-            d
-        }
-    };
-    Ok(StorageSettings { history, retention })
-}
-
-/// `[defaults]`, validated once and applied to every check.
-struct Defaults {
-    owner: Option<String>,
-    team: Option<String>,
-    severity: Option<Severity>,
-    grace: Option<Duration>,
-    max_runtime: Option<Duration>,
-    /// `Some(None)` is `rate_limit = "none"`.
-    rate_limit: Option<Option<RateLimit>>,
-    timezone: Option<Tz>,
-    methods: Option<Methods>,
-    token: Option<Token>,
-}
-
-impl Defaults {
-    fn validate(raw: RawDefaults, location: &str, base_dir: &Path) -> Result<Self, ConfigError> {
-        Ok(Defaults {
-            owner: raw.owner.map(|o| validate_owner(location, o)).transpose()?,
-            team: raw.team,
-            severity: raw
-                .severity
-                .map(|s| parse_severity(location, &s))
-                .transpose()?,
-            grace: raw
-                .grace
-                .map(|g| parse_duration(location, "grace", &g))
-                .transpose()?,
-            max_runtime: raw
-                .max_runtime
-                .map(|m| parse_max_runtime(location, &m))
-                .transpose()?,
-            rate_limit: raw
-                .rate_limit
-                .map(|r| parse_rate_limit(location, &r))
-                .transpose()?,
-            timezone: raw
-                .timezone
-                .map(|tz| parse_timezone(location, &tz))
-                .transpose()?,
-            methods: raw
-                .methods
-                .map(|m| parse_methods(location, &m))
-                .transpose()?,
-            token: load_token(location, raw.token, raw.token_file, raw.token_env, base_dir)?,
-        })
+    let location = format!("[defaults] (line {})", lines.line_of(table.span().start));
+    match errors.take(deserialize_table::<RawDefaults>(
+        table.into_inner(),
+        &location,
+    )) {
+        Some(raw) => Defaults::validate(raw, &location, tokens, errors),
+        None => Defaults::unreadable(),
     }
 }
 
+/// `[storage]`, every error recorded; an invalid value is replaced by its
+/// default so that the rest of the file is still validated.
+fn validate_storage(raw: Option<RawStorage>, errors: &mut ErrorList) -> StorageSettings {
+    let raw = raw.unwrap_or_default();
+    let history = errors.optional(raw.history, |n| match n {
+        0..=100_000 => Ok(n as usize),
+        _ => Err(invalid(
+            "[storage]",
+            "history",
+            format!("{n} is out of range; keep between 0 and 100000 pings per check"),
+        )),
+    });
+    let retention = errors.optional(raw.retention, |text| {
+        let d = parse_duration("[storage]", "retention", &text)?;
+        if d < Duration::from_secs(3600) {
+            return Err(invalid(
+                "[storage]",
+                "retention",
+                format!("{text:?} is shorter than the minimum of 1h"),
+            ));
+        }
+        Ok(d)
+    });
+    StorageSettings {
+        history: history.unwrap_or(DEFAULT_HISTORY),
+        retention: retention.unwrap_or(DEFAULT_RETENTION),
+    }
+}
+
+/// Every `[[check]]` in file order, each validated whatever the others'
+/// errors; a check with any error is recorded and left out.
+fn validate_checks(
+    tables: Vec<toml::Spanned<toml::Table>>,
+    lines: &LineIndex,
+    defaults: &Defaults,
+    tokens: TokenLoader,
+    errors: &mut ErrorList,
+) -> Vec<Arc<Check>> {
+    let mut checks = Vec::with_capacity(tables.len());
+    let mut first_line: HashMap<String, usize> = HashMap::with_capacity(tables.len());
+    for (position, table) in tables.into_iter().enumerate() {
+        let line = lines.line_of(table.span().start);
+        let table = table.into_inner();
+        // Read before the table is: a check with a wrong key still claims
+        // its name, and a later check of the same name is still reported.
+        let name = (table.get("name").and_then(|v| v.as_str())).filter(|n| valid_check_name(n));
+        let location = match name {
+            Some(name) => format!("check {name:?} (line {line})"),
+            None => format!("check #{} (line {line})", position + 1),
+        };
+        if let Some(name) = name {
+            match first_line.entry(name.to_string()) {
+                Entry::Occupied(previous) => errors.push(invalid(
+                    &location,
+                    "name",
+                    format!(
+                        "{name:?} is already used by the check at line {}; names must be unique",
+                        previous.get()
+                    ),
+                )),
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
+            }
+        }
+        let check = deserialize_table::<RawCheck>(table, &location)
+            .and_then(|raw| validate_check(raw, defaults, &location, tokens));
+        if let Some(check) = errors.take(check) {
+            checks.push(Arc::new(check));
+        }
+    }
+    checks
+}
+
+/// Validates one check, reporting every field that is wrong. A field whose
+/// error is recorded gets a stand-in value, so the fields after it are
+/// still validated; the check is then rejected.
 fn validate_check(
     raw: RawCheck,
     defaults: &Defaults,
     location: &str,
-    base_dir: &Path,
+    tokens: TokenLoader,
 ) -> Result<Check, ConfigError> {
-    let name = validate_name(raw.name, location)?;
-    let owner = match raw.owner.or_else(|| defaults.owner.clone()) {
-        Some(owner) => validate_owner(location, owner)?,
-        None => {
-            return Err(invalid(
-                location,
-                "owner",
-                "missing; every check needs a named owner (a person, team or address) \
-                 so that its alerts reach someone",
-            ))
-        }
+    let mut errors = ErrorList::default();
+    let name = errors.take(validate_name(raw.name, location));
+    let owner = match (raw.owner, &defaults.owner) {
+        (Some(owner), _) => errors.take(validate_owner(location, owner)),
+        (None, InheritedOwner::Set(owner)) => Some(owner.clone()),
+        // Reported at [defaults], which rejects the config; "missing" here
+        // would only say it again for every check.
+        (None, InheritedOwner::Invalid) => None,
+        (None, InheritedOwner::Unset) => errors.take(Err(invalid(
+            location,
+            "owner",
+            "missing; every check needs a named owner (a person, team or address) \
+             so that its alerts reach someone",
+        ))),
     };
-
-    let runbook = match raw.runbook {
-        None => String::new(),
-        Some(url) if url.starts_with("https://") || url.starts_with("http://") => url,
-        Some(url) => {
-            return Err(invalid(
-                location,
-                "runbook",
-                format!("{url:?} is not an absolute http(s) URL"),
-            ))
-        }
-    };
-
-    let severity = match raw.severity {
-        Some(s) => parse_severity(location, &s)?,
-        None => defaults.severity.unwrap_or(Severity::Warning),
-    };
-
-    let timezone = match raw.timezone {
-        Some(tz) => parse_timezone(location, &tz)?,
-        None => defaults.timezone.unwrap_or(Tz::UTC),
-    };
-
-    let schedule = validate_schedule(raw.every, raw.cron, timezone, location)?;
-
-    let grace = match raw.grace {
-        Some(g) => parse_duration(location, "grace", &g)?,
-        None => defaults.grace.unwrap_or(DEFAULT_GRACE),
-    };
-    let max_runtime = match raw.max_runtime {
-        Some(m) => Some(parse_max_runtime(location, &m)?),
-        None => defaults.max_runtime,
-    };
-    let rate_limit = match raw.rate_limit {
-        Some(r) => parse_rate_limit(location, &r)?,
-        None => defaults.rate_limit.unwrap_or(Some(DEFAULT_RATE_LIMIT)),
-    };
-    let methods = match raw.methods {
-        Some(m) => parse_methods(location, &m)?,
-        None => defaults.methods.unwrap_or(Methods::ALL),
-    };
-    let token = match load_token(location, raw.token, raw.token_file, raw.token_env, base_dir)? {
-        Some(token) => Some(token),
-        None => defaults.token.clone(),
-    };
-
+    let runbook = errors.optional(raw.runbook, |url| validate_runbook(location, url));
+    let severity = errors.optional(raw.severity, |s| parse_severity(location, &s));
+    // A zone that is invalid stands in as UTC: whether a cron expression is
+    // valid does not depend on the zone it is read in.
+    let timezone = (errors.optional(raw.timezone, |tz| parse_timezone(location, &tz)))
+        .or(defaults.timezone)
+        .unwrap_or(Tz::UTC);
+    let schedule = errors.take(validate_schedule(raw.every, raw.cron, timezone, location));
+    let grace = errors.optional(raw.grace, |g| parse_duration(location, "grace", &g));
+    let max_runtime = errors.optional(raw.max_runtime, |m| parse_max_runtime(location, &m));
+    let rate_limit = errors.optional(raw.rate_limit, |r| parse_rate_limit(location, &r));
+    let methods = errors.optional(raw.methods, |m| parse_methods(location, &m));
+    let token = errors.take(tokens.load(location, raw.token, raw.token_file, raw.token_env));
     for (label, value) in &raw.labels {
-        validate_label(location, label, value)?;
+        errors.take(validate_label(location, label, value));
     }
-    let volume = raw
-        .volume
-        .map(|v| validate_volume(v, timezone, location))
-        .transpose()?;
-    let expiries = validate_expiries(raw.expiry, location)?;
+    let volume = errors.optional(raw.volume, |v| validate_volume(v, timezone, location));
+    let expiries = errors.take(validate_expiries(raw.expiry, location));
 
-    Ok(Check {
-        name,
+    errors.finish(Check {
+        name: name.unwrap_or_default(),
         description: raw.description.unwrap_or_default(),
-        owner,
-        team: raw
-            .team
-            .or_else(|| defaults.team.clone())
-            .unwrap_or_default(),
-        runbook,
-        severity,
-        schedule,
-        grace,
-        max_runtime,
-        rate_limit,
-        methods,
-        token,
+        owner: owner.unwrap_or_default(),
+        team: (raw.team.or_else(|| defaults.team.clone())).unwrap_or_default(),
+        runbook: runbook.unwrap_or_default(),
+        severity: (severity.or(defaults.severity)).unwrap_or(Severity::Warning),
+        // Only a stand-in when the schedule is invalid, and then rejected.
+        schedule: schedule.unwrap_or(Schedule::Every(DEFAULT_GRACE)),
+        grace: (grace.or(defaults.grace)).unwrap_or(DEFAULT_GRACE),
+        max_runtime: max_runtime.or(defaults.max_runtime),
+        rate_limit: (rate_limit.or(defaults.rate_limit)).unwrap_or(Some(DEFAULT_RATE_LIMIT)),
+        methods: (methods.or(defaults.methods)).unwrap_or(Methods::ALL),
+        token: token.flatten().or_else(|| defaults.token.clone()),
         labels: raw.labels,
         source: raw.source.unwrap_or_default(),
         destination: raw.destination.unwrap_or_default(),
         account: raw.account.unwrap_or_default(),
         recovery: raw.recovery.unwrap_or_default(),
         volume,
-        expiries,
+        expiries: expiries.unwrap_or_default(),
     })
+}
+
+/// A runbook is a link a person opens from an alert.
+fn validate_runbook(location: &str, url: String) -> Result<String, ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        return Ok(url);
+    }
+    Err(invalid(
+        location,
+        "runbook",
+        format!("{url:?} is not an absolute http(s) URL"),
+    ))
 }
 
 /// A check's `name`: present and URL-safe.
@@ -680,6 +671,84 @@ token = "other"
             err,
             "check \"a\" (line 1): token_file: cannot read /dev/zero: it is larger than 64 KiB; a token file holds one line"
         );
+    }
+
+    /// One line per error, as `check-config` prints them.
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse(text, Path::new(".")) {
+            Ok(_) => vec![],
+            Err(err) => err.each().iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn an_invalid_default_is_reported_once_not_again_for_each_check() {
+        let check = "[[check]]\nname = \"a\"\nevery = \"1h\"\n";
+        assert_eq!(
+            errors(&format!("[defaults]\nowner = \" \"\n\n{check}\n{check}")),
+            [
+                "[defaults] (line 1): owner: is empty; every check needs a named owner (a \
+                 person, team or address)",
+                "check \"a\" (line 8): name: \"a\" is already used by the check at line 4; \
+                 names must be unique",
+            ]
+        );
+        // An unreadable [defaults] leaves every check's owner unknown too.
+        assert_eq!(
+            errors(&format!("[defaults]\nownr = \"ops\"\n\n{check}")).len(),
+            1
+        );
+        // Other defaults that fail fall back to the built-in ones.
+        assert_eq!(
+            errors(&format!(
+                "[defaults]\ngrace = \"soon\"\nowner = \"ops\"\n\n{check}"
+            ))
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn no_checks_is_an_error_unless_the_file_allows_it() {
+        assert_eq!(errors(""), [ConfigError::NoChecks.to_string()]);
+        assert_eq!(
+            errors("[storage]\nhistory = -1\n").len(),
+            2,
+            "both the storage error and the missing checks"
+        );
+        let config = parse("allow_no_checks = true\n").expect("allowed");
+        assert!(config.checks.is_empty());
+        assert!(parse(
+            "allow_no_checks = true\n[[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n"
+        )
+        .is_ok());
+        assert!(errors("allow_no_checks = \"yes\"\n")[0].contains("invalid type"));
+    }
+
+    #[test]
+    fn skipping_secrets_reads_no_file_and_marks_the_tokens_unread() {
+        let text = "[defaults]\ntoken_env = \"DEADMAN_TEST_NEVER_SET\"\n\n\
+                    [[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n\n\
+                    [[check]]\nname = \"b\"\nowner = \"o\"\nevery = \"1h\"\ntoken = \"short\"\n\n\
+                    [[check]]\nname = \"c\"\nowner = \"o\"\nevery = \"1h\"\ntoken_file = \"absent\"\n";
+        assert_eq!(
+            errors(text).len(),
+            2,
+            "read: the variable is unset, the file absent"
+        );
+        let config = Config::parse_with(text, Path::new("/nonexistent"), Secrets::Skip)
+            .expect("nothing read");
+        assert_eq!(config.unread_tokens(), 2);
+        assert_eq!(
+            config.weak_tokens().len(),
+            1,
+            "an inline token is still judged"
+        );
+        let unread = config
+            .check("c")
+            .and_then(|c| c.token.as_ref())
+            .expect("a token");
+        assert!(unread.is_unread() && !unread.matches(""));
     }
 
     #[test]

@@ -1,0 +1,189 @@
+//! A check's ping token, from exactly one of `token`, `token_file` and
+//! `token_env`; and [`Secrets`], whether loading reads the file or the
+//! variable. Error messages name the source, never the secret.
+
+use std::path::Path;
+
+use super::error::{invalid, ConfigError};
+use crate::auth::Token;
+
+/// Whether loading a config reads the secrets its token sources name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Secrets {
+    /// Read every `token_file` and `token_env`: what the exporter does.
+    #[default]
+    Read,
+    /// Check only how each source is written and read no file or variable
+    /// (`--no-secrets`), so CI can lint a config whose secrets it does not
+    /// hold. Such tokens are [`Token::unread`]; an inline `token` is part of
+    /// the file and is still read.
+    Skip,
+}
+
+/// The largest token file read: a token is a line, so this is generous; a
+/// `token_file` pointing at `/dev/zero` or a log must not exhaust memory.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+/// Loads tokens for one config file.
+#[derive(Clone, Copy)]
+pub(super) struct TokenLoader<'a> {
+    /// Relative `token_file` paths are relative to the config file's
+    /// directory, as in Prometheus, not to the working directory.
+    pub base_dir: &'a Path,
+    /// Whether files and variables are read.
+    pub secrets: Secrets,
+}
+
+impl TokenLoader<'_> {
+    /// The token from exactly one of `inline`, `file` and `env`, if any.
+    pub(super) fn load(
+        &self,
+        location: &str,
+        inline: Option<String>,
+        file: Option<String>,
+        env: Option<String>,
+    ) -> Result<Option<Token>, ConfigError> {
+        match (inline, file, env) {
+            (None, None, None) => Ok(None),
+            (Some(secret), None, None) if secret.is_empty() => {
+                Err(invalid(location, "token", "is empty"))
+            }
+            (Some(secret), None, None) => Ok(Some(Token::new(&secret))),
+            (None, Some(file), None) => self.file_token(location, &file).map(Some),
+            (None, None, Some(var)) => self.env_token(location, &var).map(Some),
+            _ => Err(invalid(
+                location,
+                "token",
+                "set at most one of \"token\", \"token_file\" and \"token_env\"",
+            )),
+        }
+    }
+
+    fn file_token(&self, location: &str, file: &str) -> Result<Token, ConfigError> {
+        // Joined to the base directory, "" would name the directory itself.
+        if file.is_empty() {
+            return Err(invalid(
+                location,
+                "token_file",
+                "is empty; give the path of the file that holds the token",
+            ));
+        }
+        if self.secrets == Secrets::Skip {
+            return Ok(Token::unread());
+        }
+        let path = self.base_dir.join(file);
+        let text = read_token_file(&path).map_err(|why| {
+            invalid(
+                location,
+                "token_file",
+                format!("cannot read {}: {why}", path.display()),
+            )
+        })?;
+        // Secret files usually end in a newline that is not part of the secret.
+        let secret = text.trim_end_matches(['\r', '\n']);
+        if secret.is_empty() {
+            return Err(invalid(
+                location,
+                "token_file",
+                format!("{} is empty", path.display()),
+            ));
+        }
+        Ok(Token::new(secret))
+    }
+
+    fn env_token(&self, location: &str, var: &str) -> Result<Token, ConfigError> {
+        // No environment can hold such a variable, set or not.
+        if var.is_empty() || var.contains(['=', '\0']) {
+            return Err(invalid(
+                location,
+                "token_env",
+                format!(
+                    "{var:?} is not an environment variable name; name the variable that \
+                     holds the token, e.g. \"DEADMAN_TOKEN\""
+                ),
+            ));
+        }
+        if self.secrets == Secrets::Skip {
+            return Ok(Token::unread());
+        }
+        match std::env::var(var) {
+            Ok(secret) if !secret.is_empty() => Ok(Token::new(&secret)),
+            Ok(_) => Err(invalid(
+                location,
+                "token_env",
+                format!("environment variable {var} is empty"),
+            )),
+            Err(_) => Err(invalid(
+                location,
+                "token_env",
+                format!("environment variable {var} is not set"),
+            )),
+        }
+    }
+}
+
+fn read_token_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err("it is larger than 64 KiB; a token file holds one line".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: &str = "check \"a\" (line 1)";
+
+    fn load(secrets: Secrets, file: Option<&str>, env: Option<&str>) -> Result<Token, String> {
+        let loader = TokenLoader {
+            base_dir: Path::new("/nonexistent"),
+            secrets,
+        };
+        loader
+            .load(L, None, file.map(String::from), env.map(String::from))
+            .map_err(|e| e.to_string())
+            .and_then(|token| token.ok_or_else(|| "no token".to_string()))
+    }
+
+    #[test]
+    fn skipping_secrets_checks_the_sources_but_reads_nothing() {
+        let unread = load(Secrets::Skip, Some("missing/token"), None).expect("not read");
+        assert!(unread.is_unread());
+        assert!(
+            load(Secrets::Skip, None, Some("DEADMAN_TEST_UNSET_VARIABLE"))
+                .is_ok_and(|t| t.is_unread())
+        );
+        assert_eq!(
+            load(Secrets::Read, Some("missing/token"), None).err(),
+            Some(format!(
+                "{L}: token_file: cannot read /nonexistent/missing/token: No such file or \
+                 directory (os error 2)"
+            ))
+        );
+        for secrets in [Secrets::Read, Secrets::Skip] {
+            assert_eq!(
+                load(secrets, Some(""), None).err(),
+                Some(format!(
+                    "{L}: token_file: is empty; give the path of the file that holds the token"
+                ))
+            );
+            assert_eq!(
+                load(secrets, None, Some("A=B")).err(),
+                Some(format!(
+                    "{L}: token_env: \"A=B\" is not an environment variable name; name the \
+                     variable that holds the token, e.g. \"DEADMAN_TOKEN\""
+                ))
+            );
+            assert!(load(secrets, Some("f"), Some("V"))
+                .is_err_and(|e| e
+                    .ends_with("set at most one of \"token\", \"token_file\" and \"token_env\"")));
+        }
+    }
+}
