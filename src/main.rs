@@ -148,7 +148,17 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig { strict, no_secrets }) => {
-            check_config(&cli.config_file, strict, secrets(no_secrets))
+            let config = check_config(&cli.config_file, strict, secrets(no_secrets));
+            let web = match &cli.web_config_file {
+                Some(path) => check_web_config(path, no_secrets),
+                None => ExitCode::SUCCESS,
+            };
+            // Both files are checked, so one run shows everything to fix.
+            if config == ExitCode::SUCCESS {
+                web
+            } else {
+                config
+            }
         }
         Some(Command::Docs { format, no_secrets }) => docs(&cli, format, secrets(no_secrets)),
         Some(Command::Serve) | None => {
@@ -209,6 +219,36 @@ fn check_config(path: &Path, strict: bool, secrets: deadman::config::Secrets) ->
     let n = config.checks.len();
     println!("SUCCESS: {n} check{}", if n == 1 { "" } else { "s" });
     ExitCode::SUCCESS
+}
+
+/// `check-config --web.config.file`: the web config too. With
+/// `--no-secrets` the certificate and key files are not read (CI may not
+/// have them); their paths and every other field are still checked.
+fn check_web_config(path: &Path, no_secrets: bool) -> ExitCode {
+    let loaded = match no_secrets {
+        true => WebConfig::read(path),
+        false => WebConfig::load(path),
+    };
+    match loaded {
+        Ok(config) => {
+            let tls = if config.tls.is_some() {
+                "TLS"
+            } else {
+                "plain HTTP"
+            };
+            let users = config.users.len();
+            println!(
+                "SUCCESS: web config file {}: {tls}, {users} basic auth user{}",
+                path.display(),
+                if users == 1 { "" } else { "s" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("FAILED: web config file {}: {err}", path.display());
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
 }
 
 /// Loads the config, reporting a failure as a config error.

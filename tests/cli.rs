@@ -323,3 +323,140 @@ fn docs_write_the_inventory_with_current_state() {
     assert!(html.contains("Xero app &#39;Shopify sync&#39;"));
     stop_cleanly(&mut child, "TERM");
 }
+
+/// `--web.listen-address` twice serves on both; `POST /-/reload` needs
+/// `--web.enable-lifecycle` (issue #10).
+#[test]
+fn two_listen_addresses_and_the_lifecycle_flag() {
+    let dir = dir_with_config(CONFIG);
+    let (mut child, first, logs) = start(dir.path(), &["--web.listen-address", "127.0.0.1:0"]);
+    let second = logs
+        .recv_timeout(Duration::from_secs(5))
+        .ok()
+        .and_then(|line| {
+            let rest = line.split("address=").nth(1)?;
+            Some(rest.split_whitespace().next()?.to_string())
+        })
+        .expect("a second 'listening' line");
+    assert_ne!(first, second);
+    for address in [&first, &second] {
+        wait_ready(address);
+        assert!(send(address, "POST", "/ping/orders").starts_with("HTTP/1.1 200"));
+    }
+    let refused = send(&first, "POST", "/-/reload");
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(refused.contains("--web.enable-lifecycle"), "{refused}");
+    stop_cleanly(&mut child, "TERM");
+
+    let (mut child, address, _logs) = start(dir.path(), &["--web.enable-lifecycle"]);
+    wait_ready(&address);
+    let reloaded = send(&address, "POST", "/-/reload");
+    assert!(reloaded.starts_with("HTTP/1.1 200"), "{reloaded}");
+    stop_cleanly(&mut child, "TERM");
+}
+
+#[test]
+fn a_bad_external_url_or_web_config_stops_startup_with_exit_1() {
+    let dir = dir_with_config(CONFIG);
+    let out = Command::new(BIN)
+        .args(["--web.external-url", "deadman.example", "--config.file"])
+        .arg(dir.path().join("deadman.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "--web.external-url \"deadman.example\" must be an absolute http:// or https:// URL"
+        ),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        dir.path().join("web.yml"),
+        "basic_auth_users:\n  prom: hunter2\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["--config.file"])
+        .arg(dir.path().join("deadman.toml"))
+        .arg("--web.config.file")
+        .arg(dir.path().join("web.yml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("basic_auth_users.prom: is not a bcrypt hash"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+/// `check-config --web.config.file` validates the web config too; with
+/// `--no-secrets` the certificate files need not exist.
+#[test]
+fn check_config_validates_the_web_config() {
+    let dir = dir_with_config(CONFIG);
+    let web = dir.path().join("web.yml");
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("check-config")
+            .args(extra)
+            .arg("--config.file")
+            .arg(dir.path().join("deadman.toml"))
+            .arg("--web.config.file")
+            .arg(&web)
+            .output()
+            .expect("runs")
+    };
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: absent.crt\n  key_file: absent.key\n",
+    )
+    .expect("write");
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FAILED: web config file"), "{stderr}");
+    assert!(stderr.contains("cannot read the certificate"), "{stderr}");
+    let out = run(&["--no-secrets"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("SUCCESS: web config file"), "{stdout}");
+    assert!(stdout.contains("TLS, 0 basic auth users"), "{stdout}");
+
+    std::fs::write(&web, "tls_server_config:\n  min_version: TLS10\n").expect("write");
+    let out = run(&["--no-secrets"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tls_server_config.cert_file: is required")
+    );
+}
+
+#[test]
+fn the_example_web_config_passes_check_config() {
+    let out = Command::new(BIN)
+        .args([
+            "check-config",
+            "--no-secrets",
+            "--config.file",
+            "examples/deadman.toml",
+        ])
+        .args(["--web.config.file", "examples/web-config.yml"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("TLS, 1 basic auth user"), "{stdout}");
+}

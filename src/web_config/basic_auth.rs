@@ -159,6 +159,20 @@ mod tests {
         assert_eq!(auth.verify(Some(&garbage)).await, Check::Missing);
     }
 
+    /// htpasswd writes `$2y$` hashes; the README's example is one.
+    #[tokio::test]
+    async fn htpasswd_hashes_verify() {
+        let users = BTreeMap::from([(
+            "prometheus".to_string(),
+            "$2y$10$47ehu5lJoTZyHUulk1n/KuKRSdTl9TyDkirdxqdLThGqviijiZd7e".to_string(),
+        )]);
+        let auth = BasicAuth::new(users).expect("users");
+        assert_eq!(
+            auth.verify(Some(&header("prometheus", "change-me"))).await,
+            Check::Allowed
+        );
+    }
+
     #[test]
     fn the_dummy_hash_is_a_valid_bcrypt_hash() {
         assert!(DUMMY_HASH.parse::<bcrypt::HashParts>().is_ok());

@@ -167,9 +167,21 @@ struct RawHttp {
 }
 
 impl WebConfig {
-    /// Reads and validates a web config file; relative paths in it are
-    /// resolved against its directory, as the toolkit does.
+    /// Reads and validates a web config file, and loads the certificates,
+    /// keys and CAs it names, so that a bad one is a startup (or
+    /// check-config) error rather than a failed handshake later.
     pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
+        let config = WebConfig::read(path)?;
+        if let Some(settings) = &config.tls {
+            tls::server_config(settings)?;
+        }
+        Ok(config)
+    }
+
+    /// Reads and validates a web config file without opening the files it
+    /// names (`check-config --no-secrets`). Relative paths in it are
+    /// resolved against its directory, as the toolkit does.
+    pub fn read(path: &Path) -> Result<WebConfig, WebConfigError> {
         use std::io::Read as _;
         let read_error = |e| WebConfigError::Read(path.to_path_buf(), e);
         let file = std::fs::File::open(path).map_err(read_error)?;
@@ -180,13 +192,7 @@ impl WebConfig {
         if text.len() as u64 > MAX_WEB_CONFIG_BYTES {
             return Err(WebConfigError::TooLarge(path.to_path_buf()));
         }
-        let config = WebConfig::parse(&text, path.parent().unwrap_or(Path::new(".")))?;
-        // Loading the certificates and keys now makes a bad one a startup
-        // (or check-config) error rather than a failed handshake later.
-        if let Some(settings) = &config.tls {
-            tls::server_config(settings)?;
-        }
-        Ok(config)
+        WebConfig::parse(&text, path.parent().unwrap_or(Path::new(".")))
     }
 
     /// Validates web config text; `base_dir` anchors relative file paths.
