@@ -407,3 +407,23 @@ async fn reload_over_http_needs_the_lifecycle_flag() {
     // SIGHUP's path (the control handle) still reloads.
     assert!(server.control.reload().await.is_ok());
 }
+
+/// `--web.external-url`: the landing page's links start with it, so they
+/// work behind a proxy that serves deadman under a path.
+#[tokio::test]
+async fn landing_page_links_use_the_external_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::start_customized(dir, CONFIG, clock, common::sqlite, |options| {
+        options.external_url = Some("https://ops.example.com/deadman/".into());
+    })
+    .await;
+    let html = server.get("/").await.text();
+    for link in [
+        "href=\"https://ops.example.com/deadman/metrics\"",
+        "href=\"https://ops.example.com/deadman/-/healthy\"",
+        "href=\"https://ops.example.com/deadman/api/v1/checks/orders/history\"",
+    ] {
+        assert!(html.contains(link), "{link} in {html}");
+    }
+}

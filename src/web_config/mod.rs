@@ -502,6 +502,33 @@ mod tests {
         assert_eq!(config.users.len(), 1);
     }
 
+    /// Valid files, and one thing each must have set.
+    #[test]
+    fn valid_files_are_read() {
+        type Probe = fn(&WebConfig) -> bool;
+        let cases: [(&str, Probe); 7] = [
+            ("tls_server_config:\n", |c| c.tls.is_none()),
+            ("tls_server_config:\n  cert: C\n  key: K\n", |c| {
+                c.tls.as_ref().is_some_and(|t| t.cert == Pem::Inline("C".into()))
+            }),
+            ("tls_server_config:\n  cert_file: c\n  key_file: k\n  client_auth_type: VerifyClientCertIfGiven\n  client_ca: CA\n", |c| {
+                c.tls.as_ref().is_some_and(|t| t.client_auth == ClientAuth::VerifyClientCertIfGiven)
+            }),
+            ("tls_server_config:\n  cert_file: c\n  key_file: k\n  cipher_suites: [TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305]\n  prefer_server_cipher_suites: false\n", |c| {
+                c.tls.as_ref().is_some_and(|t| t.cipher_suites.len() == 1 && !t.prefer_server_cipher_suites)
+            }),
+            ("http_server_config:\n  http2: true\n", |c| c.http2_requested),
+            ("http_server_config:\n  headers:\n    content-security-policy: default-src 'self'\n", |c| {
+                c.headers.len() == 1 && c.headers[0].0 == "content-security-policy"
+            }),
+            ("basic_auth_users: {}\n", |c| c.users.is_empty()),
+        ];
+        for (text, probe) in cases {
+            let config = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(probe(&config), "{text}");
+        }
+    }
+
     /// Each invalid file with the exact sentence it gets.
     #[test]
     fn invalid_files_get_exact_messages() {
