@@ -76,7 +76,16 @@ struct Inner {
 }
 
 /// A reload's outcome, shared by the requests it answers.
-pub type Reloaded = Result<usize, Arc<ReloadError>>;
+pub type Reloaded = Result<Reload, Arc<ReloadError>>;
+
+/// A reload that succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reload {
+    /// Checks configured now.
+    pub checks: usize,
+    /// The file and its token files were as last read: nothing was parsed.
+    pub unchanged: bool,
+}
 
 /// Reload log lines at info at most this often.
 const RELOAD_LOG_INTERVAL: Duration = Duration::from_secs(1);
@@ -113,7 +122,8 @@ impl LiveConfig {
     /// Re-reads the config file and, if it is valid and the writer has
     /// recorded what it changes, makes it current. On any error the old
     /// config stays in effect and `deadman_config_last_reload_successful`
-    /// is 0. Returns the number of configured checks.
+    /// is 0. A file that is unchanged (with its token files) is not parsed
+    /// again, but still applied, so retention runs as on every reload.
     ///
     /// Requests that arrive while a reload runs wait for the next one and
     /// share its outcome: it reads the file after they arrived, so it sees
@@ -155,8 +165,12 @@ impl LiveConfig {
             loud
         };
         match (result, loud) {
-            (Ok(checks), true) => tracing::info!(checks, "config reloaded"),
-            (Ok(checks), false) => tracing::debug!(checks, "config reloaded"),
+            (Ok(Reload { checks, unchanged }), true) => {
+                tracing::info!(checks, unchanged, "config reloaded")
+            }
+            (Ok(Reload { checks, unchanged }), false) => {
+                tracing::debug!(checks, unchanged, "config reloaded")
+            }
             (Err(err), true) => {
                 tracing::error!(error = %err, "config reload failed; keeping the previous config")
             }
@@ -166,29 +180,37 @@ impl LiveConfig {
         }
     }
 
-    async fn load_and_apply(&self, writer: &WriterHandle) -> Result<usize, ReloadError> {
+    async fn load_and_apply(&self, writer: &WriterHandle) -> Result<Reload, ReloadError> {
         let path = self.inner.path.clone();
-        let config = tokio::task::spawn_blocking(move || Config::load(&path))
+        let previous = self.current();
+        let loaded = tokio::task::spawn_blocking(move || Config::load_if_changed(&path, &previous))
             .await
             .map_err(|e| ReloadError::Read(e.to_string()))?
             .map_err(|source| ReloadError::Config {
                 path: self.inner.path.clone(),
                 source,
             })?;
-        let config = Arc::new(config);
+        let unchanged = loaded.is_none();
+        let config = match loaded {
+            Some(config) => Arc::new(config),
+            None => self.current(),
+        };
         let checks = config.checks.len();
         // The writer first: a check must have state before handlers can
-        // find it in the config.
+        // find it in the config. An unchanged config goes too: applying it
+        // purges checks whose retention ran out, as every reload does.
         writer
             .apply_config(Arc::clone(&config))
             .await
             .map_err(ReloadError::Store)?;
-        *self
-            .inner
-            .current
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = config;
-        Ok(checks)
+        if !unchanged {
+            *self
+                .inner
+                .current
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = config;
+        }
+        Ok(Reload { checks, unchanged })
     }
 
     /// The one place the reload gauges are set.

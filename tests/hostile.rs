@@ -497,10 +497,53 @@ async fn a_burst_of_reloads_is_coalesced() {
     for reload in reloads {
         let reply = reload.await.expect("reload task");
         assert_eq!(reply.status, 200, "{}", reply.text());
-        assert_eq!(reply.text(), "Reloaded: 2 checks.\n");
+        assert_eq!(
+            reply.text(),
+            "Reloaded: 2 checks (the file and its token files are unchanged).\n"
+        );
     }
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(records_total(&server, "orders").await, 1.0);
+}
+
+/// An unchanged file is not parsed again, but a changed token file is
+/// noticed even when the config text is the same (issue #9 §2).
+#[tokio::test]
+async fn a_reload_of_unchanged_files_is_skipped_but_a_new_token_file_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("payroll.token"), "first-token-0123456789\n").expect("write");
+    let config = "[[check]]\nname = \"payroll\"\nowner = \"finance\"\nevery = \"1d\"\n\
+                  token_file = \"payroll.token\"\n";
+    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
+    let server = TestServer::start_in(dir, config, clock, common::sqlite).await;
+    let r = server.post("/-/reload").await;
+    assert_eq!(
+        r.text(),
+        "Reloaded: 1 check (the file and its token files are unchanged).\n"
+    );
+    std::fs::write(
+        server.dir.path().join("payroll.token"),
+        "second-token-0123456789\n",
+    )
+    .expect("write");
+    assert_eq!(
+        server.post("/-/reload").await.text(),
+        "Reloaded: 1 check.\n"
+    );
+    assert_eq!(
+        server
+            .post("/ping/payroll?token=first-token-0123456789")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .post("/ping/payroll?token=second-token-0123456789")
+            .await
+            .status,
+        200
+    );
 }
 
 const SECRET_LINE: &str = "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\ntoken = \"INLINE-TOKEN-abc123\n";

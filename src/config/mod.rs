@@ -29,6 +29,7 @@ mod defaults;
 mod error;
 mod expectations;
 mod fields;
+mod inputs;
 mod rate_limit;
 mod secrets;
 // Re-exports for users of the module. The files inside `config/` import
@@ -48,6 +49,7 @@ use fields::{
     parse_cron, parse_duration, parse_max_runtime, parse_methods, parse_severity, parse_timezone,
     validate_label, validate_owner,
 };
+pub use inputs::Inputs;
 use secrets::TokenLoader;
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
@@ -67,6 +69,8 @@ pub struct Config {
     by_name: Vec<usize>,
     /// How much history is kept, and for how long removed checks are kept.
     pub storage: StorageSettings,
+    /// Digests of the file and token files this was read from.
+    pub inputs: Inputs,
 }
 
 /// The file as written. Checks and `[defaults]` stay as spanned tables here
@@ -155,7 +159,12 @@ impl Config {
         let raw: RawFile = toml::from_str(text)
             .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?;
         let lines = LineIndex::new(text);
-        let tokens = TokenLoader { base_dir, secrets };
+        let read = std::cell::RefCell::new(Vec::new());
+        let tokens = TokenLoader {
+            base_dir,
+            secrets,
+            read: &read,
+        };
         let mut errors = ErrorList::default();
 
         let defaults = validate_defaults(raw.defaults, &lines, tokens, &mut errors);
@@ -176,7 +185,19 @@ impl Config {
             index,
             by_name,
             storage,
+            inputs: Inputs::new(text, read.into_inner()),
         })
+    }
+
+    /// Re-reads `path` for a reload: `None` if the file and every token
+    /// file `previous` was read from are unchanged (nothing to parse).
+    pub fn load_if_changed(path: &Path, previous: &Config) -> Result<Option<Config>, ConfigError> {
+        let text = read_bounded(path)?;
+        if previous.inputs.unchanged(&text) {
+            return Ok(None);
+        }
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        Config::parse_with(&text, base_dir, Secrets::Read).map(Some)
     }
 
     /// Checks in name order.

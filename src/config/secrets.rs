@@ -2,7 +2,8 @@
 //! `token_env`; and [`Secrets`], whether loading reads the file or the
 //! variable. Error messages name the source, never the secret.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 
 use super::error::{invalid, ConfigError};
 use crate::auth::Token;
@@ -32,6 +33,9 @@ pub(super) struct TokenLoader<'a> {
     pub base_dir: &'a Path,
     /// Whether files and variables are read.
     pub secrets: Secrets,
+    /// Every token file read, with a digest of its contents, for the
+    /// config's [`super::Inputs`].
+    pub read: &'a RefCell<Vec<(PathBuf, [u8; 32])>>,
 }
 
 impl TokenLoader<'_> {
@@ -79,6 +83,9 @@ impl TokenLoader<'_> {
                 format!("cannot read {}: {why}", path.display()),
             )
         })?;
+        self.read
+            .borrow_mut()
+            .push((path.clone(), super::inputs::digest(text.as_bytes())));
         // Secret files usually end in a newline that is not part of the secret.
         let secret = text.trim_end_matches(['\r', '\n']);
         if secret.is_empty() {
@@ -122,7 +129,7 @@ impl TokenLoader<'_> {
     }
 }
 
-fn read_token_file(path: &Path) -> Result<String, String> {
+pub(super) fn read_token_file(path: &Path) -> Result<String, String> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
@@ -142,9 +149,11 @@ mod tests {
     const L: &str = "check \"a\" (line 1)";
 
     fn load(secrets: Secrets, file: Option<&str>, env: Option<&str>) -> Result<Token, String> {
+        let read = RefCell::new(Vec::new());
         let loader = TokenLoader {
             base_dir: Path::new("/nonexistent"),
             secrets,
+            read: &read,
         };
         loader
             .load(L, None, file.map(String::from), env.map(String::from))

@@ -3,7 +3,7 @@
 use hyper::StatusCode;
 
 use super::response::{not_ready, text, HttpResponse};
-use crate::live_config::LiveConfig;
+use crate::live_config::{LiveConfig, Reload};
 use crate::store::writer::WriterHandle;
 
 /// Healthy while storage commits succeed.
@@ -38,7 +38,17 @@ pub fn lifecycle_disabled() -> HttpResponse {
 /// `POST /-/reload`, the same as SIGHUP.
 pub async fn reload(config: &LiveConfig, writer: &WriterHandle) -> HttpResponse {
     match config.reload(writer).await {
-        Ok(checks) => text(StatusCode::OK, format!("Reloaded: {checks} checks.")),
+        Ok(Reload { checks, unchanged }) => {
+            let plural = if checks == 1 { "" } else { "s" };
+            let note = match unchanged {
+                true => " (the file and its token files are unchanged)",
+                false => "",
+            };
+            text(
+                StatusCode::OK,
+                format!("Reloaded: {checks} check{plural}{note}."),
+            )
+        }
         Err(err) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("reload failed, the previous config stays in effect: {err}"),
