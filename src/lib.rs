@@ -16,7 +16,9 @@
 //! * [`store`] — the [`store::Store`] seam, SQLite under it, and the
 //!   group-commit [`store::writer`]: the only writer of store and state,
 //!   and the authority on readiness and storage health.
-//! * [`state`] — the published snapshot readers render from without locks.
+//! * [`state`] — the published snapshot readers render from without locks;
+//!   [`check_report`] — what a check's config and state mean now, for the
+//!   pages, the JSON API and badges.
 //! * [`metrics`] — self-metrics, grouped per subsystem;
 //!   [`exposition`] — a scrape's text, per-check families included.
 //! * [`web`] — accept loop, router, one file per endpoint group;
@@ -28,6 +30,7 @@
 //! [`run`]; tests drive [`run`] on port 0.
 
 pub mod auth;
+pub mod check_report;
 pub mod clock;
 pub mod config;
 pub mod docs;
