@@ -5,17 +5,16 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use common::pki::{write_atomically, Pki};
 use common::{TestServer, T0};
 use deadman::clock::ManualClock;
 use deadman::web_config::watch::WebConfigWatch;
@@ -31,52 +30,6 @@ token = "orders-token-0123456789"
 
 /// bcrypt (cost 4) of "secret".
 const HASH: &str = "$2b$04$9v57qvoxmauBiva4O/je/e2XkEvvQDuUf/Wrn4L03Ol6IbaEsnPau";
-
-/// A test CA that signs server and client certificates.
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().expect("key");
-        Pki {
-            ca: CertifiedIssuer::self_signed(params, key).expect("CA"),
-        }
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-
-    /// A certificate and key signed by this CA, for `sans`.
-    fn leaf(&self, sans: &[&str], name: &str) -> (String, String) {
-        let mut params =
-            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .expect("params");
-        params.distinguished_name.push(DnType::CommonName, name);
-        let key = KeyPair::generate().expect("key");
-        let cert = params.signed_by(&key, &self.ca).expect("sign");
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// Writes a server certificate and key for 127.0.0.1 into `dir`.
-    fn write_server(&self, dir: &Path, name: &str) {
-        let (cert, key) = self.leaf(&["127.0.0.1", "localhost"], name);
-        write_atomically(&dir.join("server.crt"), &cert);
-        write_atomically(&dir.join("server.key"), &key);
-    }
-}
-
-/// Rotation as real tools do it: a new file renamed over the old one.
-fn write_atomically(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).expect("write");
-    std::fs::rename(&tmp, path).expect("rename");
-}
 
 /// Starts deadman with `web_config` (written beside the config).
 async fn start(dir: tempfile::TempDir, web_config: &str, lifecycle: bool) -> TestServer {

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this
 
 pub mod binary;
+pub mod pki;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
