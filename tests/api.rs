@@ -633,14 +633,29 @@ async fn operational_endpoints() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     let html = r.text();
     assert!(html.contains("href=\"/metrics\""));
+    // The list: most urgent first, each state as icon and text.
+    let orders = html.find("data-check=\"orders\"").expect("orders row");
+    let payouts = html.find("data-check=\"payouts\"").expect("payouts row");
+    assert!(orders < payouts, "late before up");
     assert!(
-        html.contains(
-            "<tr class=\"late\"><td title=\"Shopify orders to Xero\"><a href=\"/api/v1/checks/orders/history\">orders</a></td><td>late</td>"
-        ),
+        html.contains("<tr class=\"problem late\" data-check=\"orders\">"),
         "{html}"
     );
-    assert!(html.contains(">payouts</a></td><td>up</td>"), "{html}");
-    assert!(html.contains("<a href=\"https://wiki.example/orders\">runbook</a>"));
+    assert!(
+        html.contains("<a href=\"/checks/orders\">orders</a>"),
+        "{html}"
+    );
+    assert!(html.contains("late by 8 min"), "{html}");
+    assert!(
+        html.contains("<tr class=\"up\" data-check=\"payouts\">"),
+        "{html}"
+    );
+    // The check page has the runbook.
+    let page = server.get("/checks/orders").await.text();
+    assert!(
+        page.contains("<a href=\"https://wiki.example/orders\">https://wiki.example/orders</a>"),
+        "{page}"
+    );
 }
 
 #[tokio::test]

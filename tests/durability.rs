@@ -110,7 +110,7 @@ async fn restart_across_a_deadline_is_late_at_once_and_a_fresh_ping_is_not() {
         .get("/")
         .await
         .text()
-        .contains(">orders</a></td><td>late</td>"));
+        .contains("<tr class=\"problem late\" data-check=\"orders\">"));
     // never-pinged: deadline still counts from the first configuration.
     assert_eq!(
         m.value("deadman_check_first_configured_timestamp_seconds{check=\"never\"}"),
@@ -131,7 +131,7 @@ async fn restart_across_a_deadline_is_late_at_once_and_a_fresh_ping_is_not() {
         .get("/")
         .await
         .text()
-        .contains(">orders</a></td><td>up</td>"));
+        .contains("<tr class=\"up\" data-check=\"orders\">"));
 }
 
 #[tokio::test]

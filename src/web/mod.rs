@@ -5,7 +5,8 @@
 //!
 //! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]; limits:
 //!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
-//!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
+//!   [`ui`] — the status pages (`/`, `/checks/…`, `/inventory`),
+//!   rendered by [`pages`]; [`history`] — `/api/v1/checks/{check}/history`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
 //! * [`access`] — basic auth from the web config, on all but pings;
 //! * [`response`] — the one response builder and [`response::Refusal`];
@@ -19,7 +20,7 @@ pub mod admin;
 pub mod connection;
 pub mod framing;
 pub mod history;
-pub mod landing;
+pub mod pages;
 pub mod ping;
 pub mod ping_body;
 pub mod rate_limit;
@@ -30,4 +31,5 @@ pub mod server;
 pub mod single_flight;
 #[cfg(test)]
 mod test_app;
+pub mod ui;
 pub mod write_timeout;

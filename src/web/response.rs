@@ -44,11 +44,11 @@ pub fn text(status: StatusCode, body: impl Into<String>) -> HttpResponse {
 }
 
 pub fn html(body: String) -> HttpResponse {
-    respond(
-        StatusCode::OK,
-        "text/html; charset=utf-8",
-        Bytes::from(body),
-    )
+    html_with_status(StatusCode::OK, body)
+}
+
+pub fn html_with_status(status: StatusCode, body: String) -> HttpResponse {
+    respond(status, "text/html; charset=utf-8", Bytes::from(body))
 }
 
 pub fn json(value: &serde_json::Value) -> HttpResponse {

@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::access::{self, Scope};
 use super::response::{method_not_allowed, text, HttpResponse};
-use super::{admin, history, landing, ping, scrape};
+use super::{admin, history, ping, scrape, ui};
 use crate::clock::Clock;
 use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
@@ -112,20 +112,30 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
             true => scrape::handle(deps, req.headers()).await,
             false => method_not_allowed("GET, HEAD"),
         }
+    } else if is_page(&path) {
+        if !get {
+            return method_not_allowed("GET, HEAD");
+        }
+        let deps = ui::UiDeps {
+            config: &app.config,
+            state: &app.state,
+            writer: &app.writer,
+            clock: app.clock.as_ref(),
+            telemetry_path: &app.telemetry_path,
+            base: app
+                .external_url
+                .as_deref()
+                .unwrap_or("")
+                .trim_end_matches('/'),
+            tls: app.web.current().tls.is_some(),
+        };
+        match ui::handle(&deps, &path, req.uri().query(), req.headers()).await {
+            Some(response) => response,
+            None => text(StatusCode::NOT_FOUND, "Not found."),
+        }
     } else {
         match (req.method(), path.as_str()) {
-            (_, "/" | "/-/healthy" | "/-/ready") if !get => method_not_allowed("GET, HEAD"),
-            (_, "/") => landing::handle(
-                &app.config,
-                &app.state,
-                &app.writer,
-                app.clock.as_ref(),
-                &app.telemetry_path,
-                app.external_url
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim_end_matches('/'),
-            ),
+            (_, "/-/healthy" | "/-/ready") if !get => method_not_allowed("GET, HEAD"),
             (_, "/-/healthy") => admin::healthy(&app.writer),
             (_, "/-/ready") => admin::ready(&app.writer),
             (&Method::POST | &Method::PUT, "/-/reload") if !app.enable_lifecycle => {
@@ -138,4 +148,12 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
             _ => text(StatusCode::NOT_FOUND, "Not found."),
         }
     }
+}
+
+/// The status pages and their assets.
+fn is_page(path: &str) -> bool {
+    path == "/"
+        || path == "/inventory"
+        || path.starts_with("/checks/")
+        || path.starts_with("/static/")
 }
