@@ -389,7 +389,7 @@ async fn history_keeps_the_last_n_pings_with_their_details() {
 
     // Bounded by [storage] history, and it survives a restart.
     let server = server.restart(&config).await;
-    let r = server.get("/api/v1/checks/orders/history?limit=100").await;
+    let r = server.get("/api/v1/checks/orders/history").await;
     let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     let messages: Vec<_> = body["pings"]
         .as_array()
@@ -403,6 +403,14 @@ async fn history_keeps_the_last_n_pings_with_their_details() {
     );
 
     assert_eq!(server.get("/api/v1/checks/nope/history").await.status, 404);
+    // A limit beyond what is kept is refused, not silently cut short.
+    let r = server.get("/api/v1/checks/orders/history?limit=4").await;
+    assert_eq!(r.status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(
+        body["error"],
+        "limit must be a whole number from 1 to 3 (the [storage] history kept per check), not \"4\""
+    );
     assert_eq!(
         server
             .get("/api/v1/checks/orders/history?limit=0")

@@ -5,7 +5,7 @@
 //!
 //! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]; limits:
 //!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
-//!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
+//!   [`landing`] — `/`; [`api`] — the JSON API under `/api/v1/`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
 //! * [`access`] — basic auth from the web config, on all but pings;
 //! * [`response`] — the one response builder and [`response::Refusal`];
@@ -16,9 +16,9 @@
 
 pub mod access;
 pub mod admin;
+pub mod api;
 pub mod connection;
 pub mod framing;
-pub mod history;
 pub mod landing;
 pub mod ping;
 pub mod ping_body;
