@@ -256,56 +256,11 @@ async fn storage_fault_gives_503_keeps_serving_and_recovers() {
     );
 }
 
-/// A store whose load waits for a signal, to observe startup.
-struct SlowStore {
-    inner: SqliteStore,
-    gate: std::sync::mpsc::Receiver<()>,
-}
-
-impl Store for SlowStore {
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
-        let _ = self.gate.recv();
-        self.inner.load()
-    }
-
-    fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        self.inner.commit(batch)
-    }
-
-    fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
-        self.inner.history(check, limit)
-    }
-}
-
 #[tokio::test]
 async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
-    let (release, gate) = std::sync::mpsc::channel();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = common::write_config(dir.path(), CONFIG);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let store = SlowStore {
-        inner: SqliteStore::open(&dir.path().join("data")).expect("open"),
-        gate,
-    };
-    let server = deadman::Server::new(
-        deadman::config::Config::load(&config_path).expect("config"),
-        deadman::Options {
-            enable_lifecycle: true,
-            ..deadman::Options::new(config_path, Arc::new(deadman::clock::ManualClock::new(T0)))
-        },
-        Box::new(store),
-    )
-    .expect("server");
-    let control = server.control();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(deadman::run(listener, server, async {
-        let _ = stopped.await;
-    }));
+    let (mut server, release) = TestServer::start_loading(CONFIG).await;
 
-    let r = common::request(addr, "GET", "/-/ready", &[], b"").await;
+    let r = server.get("/-/ready").await;
     assert_eq!(
         (r.status, r.text().as_str()),
         (
@@ -313,13 +268,13 @@ async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
             "not ready: still loading stored state; retry shortly\n"
         )
     );
-    let r = common::request(addr, "POST", "/ping/orders", &[], b"").await;
+    let r = server.post("/ping/orders").await;
     assert_eq!(r.status, 503);
     assert_eq!(
         r.text(),
         "not ready: still loading stored state; retry shortly\n"
     );
-    let r = common::request(addr, "GET", "/metrics", &[], b"").await;
+    let r = server.get("/metrics").await;
     assert_eq!(r.status, 200);
     assert!(
         !r.text().contains("deadman_check_last_success"),
@@ -327,26 +282,10 @@ async fn not_ready_until_loaded_and_pings_get_503_meanwhile() {
     );
 
     release.send(()).expect("release load");
-    for _ in 0..200 {
-        if control.is_ready() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        common::request(addr, "GET", "/-/ready", &[], b"")
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        common::request(addr, "POST", "/ping/orders", &[], b"")
-            .await
-            .status,
-        200
-    );
-    let _ = stop.send(());
-    task.await.expect("join").expect("clean stop");
+    server.wait_ready().await;
+    assert_eq!(server.get("/-/ready").await.status, 200);
+    assert_eq!(server.post("/ping/orders").await.status, 200);
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -389,7 +328,7 @@ async fn history_keeps_the_last_n_pings_with_their_details() {
 
     // Bounded by [storage] history, and it survives a restart.
     let server = server.restart(&config).await;
-    let r = server.get("/api/v1/checks/orders/history?limit=100").await;
+    let r = server.get("/api/v1/checks/orders/history").await;
     let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     let messages: Vec<_> = body["pings"]
         .as_array()
@@ -403,6 +342,14 @@ async fn history_keeps_the_last_n_pings_with_their_details() {
     );
 
     assert_eq!(server.get("/api/v1/checks/nope/history").await.status, 404);
+    // A limit beyond what is kept is refused, not silently cut short.
+    let r = server.get("/api/v1/checks/orders/history?limit=4").await;
+    assert_eq!(r.status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(
+        body["error"],
+        "limit must be a whole number from 1 to 3 (the [storage] history kept per check), not \"4\""
+    );
     assert_eq!(
         server
             .get("/api/v1/checks/orders/history?limit=0")

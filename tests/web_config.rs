@@ -221,6 +221,8 @@ async fn basic_auth_guards_everything_but_pings_and_sets_the_headers() {
         "/",
         "/-/healthy",
         "/-/ready",
+        "/api/v1/checks",
+        "/api/v1/checks/orders",
         "/api/v1/checks/orders/history",
     ] {
         let denied = https(&server, &client, &get(path, None))

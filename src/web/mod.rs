@@ -6,7 +6,7 @@
 //! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]; limits:
 //!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
 //!   [`ui`] — the status pages (`/`, `/checks/…`, `/inventory`),
-//!   rendered by [`pages`]; [`history`] — `/api/v1/checks/{check}/history`;
+//!   rendered by [`pages`]; [`api`] — the JSON API under `/api/v1/`;
 //!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
 //! * [`access`] — basic auth from the web config, on all but pings;
 //! * [`response`] — the one response builder and [`response::Refusal`];
@@ -17,9 +17,9 @@
 
 pub mod access;
 pub mod admin;
+pub mod api;
 pub mod connection;
 pub mod framing;
-pub mod history;
 pub mod pages;
 pub mod ping;
 pub mod ping_body;

@@ -86,6 +86,10 @@ impl Refusal {
         }
     }
 
+    pub fn not_found(message: impl Into<String>) -> Refusal {
+        Refusal::new(Rejection::NotFound, StatusCode::NOT_FOUND, message)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Refusal {
         Refusal::new(Rejection::BadRequest, StatusCode::BAD_REQUEST, message)
     }
@@ -115,8 +119,21 @@ impl Refusal {
         }
     }
 
+    /// The sentence as plain text, for pings and operators' endpoints.
     pub fn into_response(self) -> HttpResponse {
-        let mut response = text(self.status, self.message);
+        let response = text(self.status, &self.message);
+        self.with_header(response)
+    }
+
+    /// `{"error": "<sentence>"}`, for the JSON API: a client that parses
+    /// every body as JSON must be able to parse the refusals too.
+    pub fn into_json_response(self) -> HttpResponse {
+        let body = serde_json::json!({ "error": self.message }).to_string() + "\n";
+        let response = respond(self.status, "application/json", Bytes::from(body));
+        self.with_header(response)
+    }
+
+    fn with_header(self, mut response: HttpResponse) -> HttpResponse {
         if let Some((name, value)) = self.header {
             response.headers_mut().insert(name, value);
         }
@@ -128,20 +145,28 @@ impl Refusal {
 mod tests {
     use super::*;
 
+    fn header_of(r: &HttpResponse, name: HeaderName) -> Option<&str> {
+        r.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
     #[test]
     fn refusals_carry_their_header_and_a_sentence() {
         let r = Refusal::method_not_allowed("GET, HEAD").into_response();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(header_of(&r, header::ALLOW), Some("GET, HEAD"));
+        assert_eq!(header_of(&not_ready(), header::RETRY_AFTER), Some("5"));
+    }
+
+    #[test]
+    fn json_refusals_keep_status_and_header() {
+        let r = Refusal::method_not_allowed("GET, HEAD").into_json_response();
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(header_of(&r, header::ALLOW), Some("GET, HEAD"));
         assert_eq!(
-            r.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()),
-            Some("GET, HEAD")
+            header_of(&r, header::CONTENT_TYPE),
+            Some("application/json")
         );
-        let r = not_ready();
-        assert_eq!(
-            r.headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()),
-            Some("5")
-        );
+        let r = Refusal::not_ready().into_json_response();
+        assert_eq!(header_of(&r, header::RETRY_AFTER), Some("5"));
     }
 }

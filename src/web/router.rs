@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::access::{self, Scope};
 use super::response::{method_not_allowed, text, HttpResponse};
-use super::{admin, history, ping, scrape, ui};
+use super::{admin, api, ping, scrape, ui};
 use crate::clock::Clock;
 use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
@@ -90,14 +90,14 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
             limits: &app.limits,
         };
         ping::handle(deps, req, remote, rest).await
-    } else if let Some(check) = path
-        .strip_prefix("/api/v1/checks/")
-        .and_then(|rest| rest.strip_suffix("/history"))
-    {
-        match get {
-            true => history::handle(&app.config, &app.writer, check, req.uri().query()).await,
-            false => method_not_allowed("GET, HEAD"),
-        }
+    } else if path.starts_with("/api/") {
+        let deps = api::ApiDeps {
+            config: &app.config,
+            state: &app.state,
+            writer: &app.writer,
+            clock: app.clock.as_ref(),
+        };
+        api::handle(deps, req.method(), &path, req.uri().query()).await
     } else if path == app.telemetry_path {
         let deps = scrape::ScrapeDeps {
             registry: &app.metrics.registry,

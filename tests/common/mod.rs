@@ -87,6 +87,30 @@ impl TestServer {
         store: impl FnOnce(&Path) -> Box<dyn Store>,
         customize: impl FnOnce(&mut Options),
     ) -> TestServer {
+        let mut ts = Self::spawn(dir, config, clock, store, customize).await;
+        ts.wait_ready().await;
+        ts
+    }
+
+    /// Starts on a store whose load waits until the returned sender sends
+    /// (or is dropped): the server is not ready until then.
+    pub async fn start_loading(config: &str) -> (TestServer, std::sync::mpsc::Sender<()>) {
+        let (release, gate) = std::sync::mpsc::channel();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(T0));
+        let store = move |dir: &Path| FaultStore::open(dir).held_by(gate);
+        let server = Self::spawn(dir, config, clock, store, |_| {}).await;
+        (server, release)
+    }
+
+    /// Starts the server without waiting for it to be ready.
+    async fn spawn(
+        dir: tempfile::TempDir,
+        config: &str,
+        clock: Arc<ManualClock>,
+        store: impl FnOnce(&Path) -> Box<dyn Store>,
+        customize: impl FnOnce(&mut Options),
+    ) -> TestServer {
         let config_path = write_config(dir.path(), config);
         let parsed = Config::load(&config_path).expect("test config is valid");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -104,7 +128,7 @@ impl TestServer {
         let task = tokio::spawn(deadman::run(listener, server, async {
             let _ = stopped.await;
         }));
-        let mut ts = TestServer {
+        TestServer {
             addr,
             control,
             clock,
@@ -112,9 +136,7 @@ impl TestServer {
             dir,
             stop: Some(stop),
             task: Some(task),
-        };
-        ts.wait_ready().await;
-        ts
+        }
     }
 
     pub async fn wait_ready(&mut self) {
@@ -172,6 +194,64 @@ impl TestServer {
     pub async fn reload_with(&self, config: &str) -> Reply {
         std::fs::write(&self.config_path, config).expect("write config");
         self.post("/-/reload").await
+    }
+}
+
+/// The durable store with the faults a test asks for.
+pub struct FaultStore {
+    inner: deadman::store::SqliteStore,
+    /// When set, load waits for a message (or for the sender to go), to
+    /// observe the server before it is ready.
+    gate: Option<std::sync::mpsc::Receiver<()>>,
+    /// When set, history reads fail with this error.
+    history_error: Option<String>,
+}
+
+impl FaultStore {
+    pub fn open(dir: &Path) -> FaultStore {
+        FaultStore {
+            inner: deadman::store::SqliteStore::open(&dir.join("data")).expect("open store"),
+            gate: None,
+            history_error: None,
+        }
+    }
+
+    pub fn held_by(self, gate: std::sync::mpsc::Receiver<()>) -> Box<dyn Store> {
+        Box::new(FaultStore {
+            gate: Some(gate),
+            ..self
+        })
+    }
+
+    pub fn failing_history(self, error: &str) -> Box<dyn Store> {
+        Box::new(FaultStore {
+            history_error: Some(error.to_string()),
+            ..self
+        })
+    }
+}
+
+impl Store for FaultStore {
+    fn load(&mut self) -> Result<deadman::store::Snapshot, deadman::store::StoreError> {
+        if let Some(gate) = &self.gate {
+            let _ = gate.recv();
+        }
+        self.inner.load()
+    }
+
+    fn commit(&mut self, batch: &deadman::store::Batch) -> Result<(), deadman::store::StoreError> {
+        self.inner.commit(batch)
+    }
+
+    fn history(
+        &mut self,
+        check: &str,
+        limit: usize,
+    ) -> Result<Vec<deadman::store::HistoryRow>, deadman::store::StoreError> {
+        match &self.history_error {
+            Some(error) => Err(deadman::store::StoreError::Backend(error.clone())),
+            None => self.inner.history(check, limit),
+        }
     }
 }
 
