@@ -6,8 +6,10 @@
 //! * [`ping`] — `/ping/...` (reading its body: [`ping_body`]; limits:
 //!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
 //!   [`landing`] — `/`; [`history`] — `/api/v1/checks/{check}/history`;
-//!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
-//! * [`access`] — basic auth from the web config, on all but pings;
+//!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`;
+//!   [`badge`] — `/badge/...` and `/api/v1/badges` (drawn by [`badge_svg`]).
+//! * [`access`] — basic auth from the web config, on all but pings (and
+//!   public badges);
 //! * [`response`] — the one response builder and [`response::Refusal`];
 //!   [`single_flight`] — concurrent scrapes share one render;
 //!   [`write_timeout`] — connections to clients that stop reading are closed;
@@ -16,6 +18,8 @@
 
 pub mod access;
 pub mod admin;
+pub mod badge;
+pub mod badge_svg;
 pub mod connection;
 pub mod framing;
 pub mod history;

@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::access::{self, Scope};
 use super::response::{method_not_allowed, text, HttpResponse};
-use super::{admin, history, landing, ping, scrape};
+use super::{admin, badge, history, landing, ping, scrape};
 use crate::clock::Clock;
 use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
@@ -55,8 +55,12 @@ pub async fn route(
     remote: SocketAddr,
 ) -> Result<HttpResponse, Infallible> {
     let web = app.web.current();
+    let path = req.uri().path();
+    // Asked of the config in force, so a reload that removes [badges]
+    // puts badges behind basic auth at once.
+    let public_badges = path.starts_with("/badge/") && app.config.current().badges.is_some();
     let admitted = match &web.auth {
-        Some(auth) if app.scope.covers(req.uri().path()) => {
+        Some(auth) if app.scope.covers(path, public_badges) => {
             let now = app.clock.now().mono;
             access::admit(auth, req.headers(), remote.ip(), &app.limits, now).await
         }
@@ -81,6 +85,8 @@ pub fn add_headers(response: &mut HttpResponse, headers: &[(HeaderName, HeaderVa
 async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    // Links and badge URLs: `--web.external-url` without its trailing slash.
+    let base = (app.external_url.as_deref().unwrap_or("")).trim_end_matches('/');
     if let Some(rest) = path.strip_prefix("/ping/") {
         let deps = ping::PingDeps {
             config: &app.config,
@@ -96,6 +102,17 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
     {
         match get {
             true => history::handle(&app.config, &app.writer, check, req.uri().query()).await,
+            false => method_not_allowed("GET, HEAD"),
+        }
+    } else if let Some(rest) = path.strip_prefix("/badge/") {
+        let deps = badge::BadgeDeps {
+            config: &app.config,
+            state: &app.state,
+            writer: &app.writer,
+            clock: app.clock.as_ref(),
+        };
+        match get {
+            true => badge::handle(deps, rest, req.headers()),
             false => method_not_allowed("GET, HEAD"),
         }
     } else if path == app.telemetry_path {
@@ -114,18 +131,18 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
         }
     } else {
         match (req.method(), path.as_str()) {
-            (_, "/" | "/-/healthy" | "/-/ready") if !get => method_not_allowed("GET, HEAD"),
+            (_, "/" | "/-/healthy" | "/-/ready" | "/api/v1/badges") if !get => {
+                method_not_allowed("GET, HEAD")
+            }
             (_, "/") => landing::handle(
                 &app.config,
                 &app.state,
                 &app.writer,
                 app.clock.as_ref(),
                 &app.telemetry_path,
-                app.external_url
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim_end_matches('/'),
+                base,
             ),
+            (_, "/api/v1/badges") => badge::listing(&app.config, base),
             (_, "/-/healthy") => admin::healthy(&app.writer),
             (_, "/-/ready") => admin::ready(&app.writer),
             (&Method::POST | &Method::PUT, "/-/reload") if !app.enable_lifecycle => {
