@@ -362,3 +362,53 @@ async fn without_badges_a_badge_needs_basic_auth() {
         401
     );
 }
+
+#[test]
+fn the_badges_command_prints_every_badge_url_with_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = common::write_config(dir.path(), &format!("{SECRET}{CHECKS}"));
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_deadman"))
+            .args(["badges", "--config.file"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .expect("deadman runs")
+    };
+    let out = run(&["--web.external-url", "https://deadman.example/"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = deadman::badge_key::BadgeKeys::new("badge-secret-0123456789");
+    let key = |subject| keys.key(&subject).expect("read");
+    let orders = key(deadman::badge_key::Subject::Check("orders".into()));
+    let finance = key(deadman::badge_key::Subject::Team("finance".into()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    let base = "https://deadman.example/badge";
+    assert_eq!(
+        lines[0],
+        format!("check\torders\t{base}/{orders}/orders.svg\t{base}/{orders}/orders.json")
+    );
+    assert_eq!(
+        lines[3],
+        format!(
+            "team\tfinance\t{base}/{finance}/team/finance.svg\t{base}/{finance}/team/finance.json"
+        )
+    );
+    // Without --web.external-url: paths, and a note saying so.
+    let out = run(&[]);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .starts_with(&format!("check\torders\t/badge/{orders}/")));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--web.external-url"));
+    assert_eq!(
+        run(&["--web.external-url", "deadman.example"])
+            .status
+            .code(),
+        Some(1)
+    );
+}

@@ -327,6 +327,26 @@ fn prefix(keys: Option<&BadgeKeys>, subject: &Subject, base: &str) -> Option<Str
     })
 }
 
+/// `deadman badges`: one line a badge, tab-separated: `check` or `team`,
+/// its name, the SVG URL and the JSON URL.
+pub fn table(config: &Config, base: &str) -> String {
+    links(config, base)
+        .into_iter()
+        .map(|link| {
+            let kind = match link.subject {
+                Subject::Check(_) => "check",
+                Subject::Team(_) => "team",
+            };
+            format!(
+                "{kind}\t{}\t{}\t{}\n",
+                link.subject.name(),
+                link.svg,
+                link.json
+            )
+        })
+        .collect()
+}
+
 /// `GET /api/v1/badges`: every badge's URLs, for whoever may read the
 /// other pages to copy into a README. Whether the URLs work without basic
 /// auth is `public`.
