@@ -23,13 +23,15 @@
 //!   [`exposition`] — a scrape's text, per-check families included.
 //! * [`web`] — accept loop, router, one file per endpoint group;
 //!   [`web_config`] — `--web.config.file` (TLS, basic auth, headers).
-//! * [`auth`] — ping tokens; [`docs`] — the `deadman docs` inventory;
+//! * [`auth`] — ping tokens; [`badge_key`] — the keys in public badge
+//!   URLs; [`docs`] — the `deadman docs` inventory;
 //!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time.
 //!
 //! The binary (`main.rs`) only parses flags, builds a [`Server`] and calls
 //! [`run`]; tests drive [`run`] on port 0.
 
 pub mod auth;
+pub mod badge_key;
 pub mod check_report;
 pub mod clock;
 pub mod config;

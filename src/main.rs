@@ -112,6 +112,9 @@ enum Command {
         #[arg(long)]
         no_secrets: bool,
     },
+    /// Print every badge's URLs, tab-separated (check or team, name, SVG,
+    /// JSON); absolute with --web.external-url.
+    Badges,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Docs { format, no_secrets }) => docs(&cli, format, secrets(no_secrets)),
+        Some(Command::Badges) => badges(&cli),
         Some(Command::Serve) | None => {
             init_logging(cli.log_level, cli.log_format);
             serve(&cli)
@@ -285,6 +289,30 @@ fn docs(cli: &Cli, format: DocsFormat, secrets: deadman::config::Secrets) -> Exi
         DocsFormat::Html => deadman::docs::html(&config, states.as_ref(), now),
     };
     print!("{text}");
+    ExitCode::SUCCESS
+}
+
+/// `deadman badges`: the URLs to put in a README (they carry keys made
+/// with the `[badges]` secret, which is read as when serving).
+fn badges(cli: &Cli) -> ExitCode {
+    if let Some(url) = &cli.external_url {
+        if let Err(err) = check_external_url(url) {
+            eprintln!("error: --web.external-url {url:?} {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    }
+    let base = cli.external_url.as_deref().unwrap_or_default();
+    let config = match load_config(&cli.config_file) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    if base.is_empty() {
+        eprintln!("note: these are paths; give --web.external-url for absolute URLs");
+    }
+    print!(
+        "{}",
+        deadman::web::badge::table(&config, base.trim_end_matches('/'))
+    );
     ExitCode::SUCCESS
 }
 

@@ -9,6 +9,30 @@ use deadman::config::{Config, ConfigError};
 
 const CASES: &[(&str, &str)] = &[
     (
+        "invalid-badges-no-secret.toml",
+        "[badges]: secret: missing; set exactly one of \"secret\", \"secret_file\" and \"secret_env\", or remove [badges] to keep badges behind basic auth",
+    ),
+    (
+        "invalid-badges-short-secret.toml",
+        "[badges]: secret: the secret is shorter than 16 characters; badge URLs are public, and anyone who sees one can test guesses of a short secret offline, then make the URL of every badge; generate one with `openssl rand -hex 32`",
+    ),
+    (
+        "invalid-badges-two-secrets.toml",
+        "[badges]: secret: set exactly one of \"secret\", \"secret_file\" and \"secret_env\"",
+    ),
+    (
+        "invalid-badges-unknown-key.toml",
+        "[badges]: secrets: unknown key; valid keys are secret, secret_file, secret_env",
+    ),
+    (
+        "invalid-badges-unreadable-secret-file.toml",
+        "[badges]: secret_file: cannot read tests/testdata/does-not-exist/badge-secret: No such file or directory (os error 2)",
+    ),
+    (
+        "invalid-badges-wrong-type.toml",
+        "[badges]: secret: must be a string",
+    ),
+    (
         "invalid-bad-cron.toml",
         "check \"orders\" (line 1): cron: \"61 * * * *\" is not a valid cron expression: Component error: Number out of bounds.",
     ),
@@ -102,7 +126,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-section.toml",
-        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `allow_no_checks`, `defaults`, `storage`, `check`",
+        "TOML parse error at line 1, column 2\n  |\n1 | [defualts]\n  |  ^^^^^^^^\nunknown field `defualts`, expected one of `allow_no_checks`, `defaults`, `storage`, `badges`, `check`",
     ),
     (
         "invalid-unknown-timezone.toml",

@@ -377,7 +377,8 @@ async fn landing_page_links_use_the_external_url() {
     for link in [
         "href=\"https://ops.example.com/deadman/metrics\"",
         "href=\"https://ops.example.com/deadman/-/healthy\"",
-        "href=\"https://ops.example.com/deadman/api/v1/checks/orders/history\"",
+        "href=\"https://ops.example.com/deadman/checks/orders\"",
+        "href=\"https://ops.example.com/deadman/static/deadman.css?v=",
     ] {
         assert!(html.contains(link), "{link} in {html}");
     }

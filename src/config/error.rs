@@ -17,7 +17,8 @@ pub enum ConfigError {
     Syntax(String),
     /// Valid TOML that does not describe a valid config.
     Invalid {
-        /// `check "name" (line N)`, `check #N (line N)`, `[defaults]` or `[storage]`.
+        /// `check "name" (line N)`, `check #N (line N)`, `[defaults]`, `[storage]`
+        /// or `[badges]`.
         location: String,
         /// The offending key.
         field: String,
@@ -29,7 +30,8 @@ pub enum ConfigError {
     /// a wrong path looks exactly like that.
     NoChecks,
     /// Two or more `Invalid`/`NoChecks` errors, in the order they are
-    /// found: `[defaults]`, `[storage]`, then the checks in file order.
+    /// found: `[defaults]`, `[storage]`, `[badges]`, then the checks in file
+    /// order.
     /// Never nested and never fewer than two; a single error is itself.
     Many(Vec<ConfigError>),
 }

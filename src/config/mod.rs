@@ -10,6 +10,7 @@
 //! * `defaults` — `[defaults]`; `fields` — one parser per field;
 //!   `expectations` — `[check.volume]` and `[[check.expiry]]`;
 //! * [`secrets`] — a check's token, and whether secrets are read;
+//!   `badges` — `[badges]`, the secret public badge keys come from;
 //! * [`error`] — [`ConfigError`], and the list that gathers them.
 
 use std::collections::hash_map::Entry;
@@ -24,6 +25,7 @@ use serde::Deserialize;
 use crate::auth::Token;
 use crate::model::schedule::Schedule;
 
+mod badges;
 mod check;
 mod defaults;
 mod error;
@@ -42,6 +44,7 @@ use rate_limit::parse_rate_limit;
 pub use rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
 pub use secrets::Secrets;
 
+use badges::{validate_badges, RawBadges};
 use defaults::{Defaults, InheritedOwner, RawDefaults};
 use error::{invalid, ErrorList};
 use expectations::{validate_expiries, validate_volume, RawExpiry, RawVolume};
@@ -69,6 +72,10 @@ pub struct Config {
     by_name: Vec<usize>,
     /// How much history is kept, and for how long removed checks are kept.
     pub storage: StorageSettings,
+    /// `[badges]`: with it, badge URLs carry a key made with its secret and
+    /// are served without basic auth; without it, badges need basic auth
+    /// like every page.
+    pub badges: Option<crate::badge_key::BadgeKeys>,
     /// Digests of the file and token files this was read from.
     pub inputs: Inputs,
 }
@@ -85,6 +92,9 @@ struct RawFile {
     allow_no_checks: bool,
     defaults: Option<toml::Spanned<toml::Table>>,
     storage: Option<RawStorage>,
+    /// A table, not `RawBadges`, so that its errors (a mistyped inline
+    /// secret included) are reported like a check's, without the value.
+    badges: Option<toml::Table>,
     #[serde(default)]
     check: Vec<toml::Spanned<toml::Table>>,
 }
@@ -169,6 +179,9 @@ impl Config {
 
         let defaults = validate_defaults(raw.defaults, &lines, tokens, &mut errors);
         let storage = validate_storage(raw.storage, &mut errors);
+        let badges = (raw.badges)
+            .and_then(|table| errors.take(deserialize_table::<RawBadges>(table, "[badges]")))
+            .and_then(|raw| validate_badges(raw, tokens, &mut errors));
         if raw.check.is_empty() && !raw.allow_no_checks {
             errors.push(ConfigError::NoChecks);
         }
@@ -185,6 +198,7 @@ impl Config {
             index,
             by_name,
             storage,
+            badges,
             inputs: Inputs::new(text, read.into_inner()),
         })
     }
@@ -281,8 +295,9 @@ fn read_bounded(path: &Path) -> Result<String, ConfigError> {
 }
 
 /// The TOML parser's message quotes the offending source line; where that
-/// line sets `token`, its value is replaced (line and column stay), so a
-/// syntax error never echoes a secret into a log or a `/-/reload` body.
+/// line sets `token` (or `[badges]` `secret`), its value is replaced (line
+/// and column stay), so a syntax error never echoes a secret into a log or
+/// a `/-/reload` body.
 fn redact_token_lines(message: &str) -> String {
     message
         .lines()
@@ -302,7 +317,7 @@ fn redact_token_lines(message: &str) -> String {
 fn is_token_line(source: &str) -> bool {
     source
         .split_once('=')
-        .is_some_and(|(key, _)| matches!(key.trim().trim_matches('"'), "token"))
+        .is_some_and(|(key, _)| matches!(key.trim().trim_matches('"'), "token" | "secret"))
 }
 
 /// Byte offset → 1-based line number.
@@ -349,9 +364,9 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
                 )
             }
             None if path == "." => ("(table)".to_string(), inner),
-            // The parser quotes the value it rejected; a token's must not
-            // reach a log or a /-/reload body.
-            None if path == "token" => (path, "must be a string".to_string()),
+            // The parser quotes the value it rejected; a token's (or the
+            // badge secret's) must not reach a log or a /-/reload body.
+            None if path == "token" || path == "secret" => (path, "must be a string".to_string()),
             None => (path, inner),
         };
         invalid(location, &field, message.trim_end().to_string())

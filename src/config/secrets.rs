@@ -1,6 +1,8 @@
-//! A check's ping token, from exactly one of `token`, `token_file` and
-//! `token_env`; and [`Secrets`], whether loading reads the file or the
-//! variable. Error messages name the source, never the secret.
+//! A secret from exactly one of an inline key, a file and an environment
+//! variable: a check's ping token (`token`, `token_file`, `token_env`) and
+//! the badge secret (`secret`, `secret_file`, `secret_env`); and
+//! [`Secrets`], whether loading reads the file or the variable. Error
+//! messages name the source, never the secret.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,38 @@ pub(super) struct TokenLoader<'a> {
     pub read: &'a RefCell<Vec<(PathBuf, [u8; 32])>>,
 }
 
+/// The three keys of one kind of secret, for reading it and for messages.
+pub(super) struct SecretKeys {
+    /// The inline key (`token`), also the word messages use for the secret.
+    pub inline: &'static str,
+    /// The key naming a file (`token_file`).
+    pub file: &'static str,
+    /// The key naming an environment variable (`token_env`).
+    pub env: &'static str,
+    /// A variable name for messages to suggest.
+    pub example_env: &'static str,
+    /// Whether the table needs one of the three ("exactly one" in the
+    /// message for several) or may have none ("at most one").
+    pub required: bool,
+}
+
+/// A check's (or `[defaults]`') ping token.
+pub(super) const TOKEN: SecretKeys = SecretKeys {
+    inline: "token",
+    file: "token_file",
+    env: "token_env",
+    example_env: "DEADMAN_TOKEN",
+    required: false,
+};
+
+/// A secret as loaded.
+pub(super) enum Secret {
+    /// Its text, held only until it is digested or keyed.
+    Read(String),
+    /// It lives in a file or variable that was not read ([`Secrets::Skip`]).
+    Unread,
+}
+
 impl TokenLoader<'_> {
     /// The token from exactly one of `inline`, `file` and `env`, if any.
     pub(super) fn load(
@@ -47,39 +81,70 @@ impl TokenLoader<'_> {
         file: Option<String>,
         env: Option<String>,
     ) -> Result<Option<Token>, ConfigError> {
+        let secret = self.load_secret(&TOKEN, location, inline, file, env)?;
+        Ok(secret.map(|secret| match secret {
+            Secret::Read(text) => Token::new(&text),
+            Secret::Unread => Token::unread(),
+        }))
+    }
+
+    /// The secret from exactly one of `inline`, `file` and `env` (named
+    /// by `keys`), if any.
+    pub(super) fn load_secret(
+        &self,
+        keys: &SecretKeys,
+        location: &str,
+        inline: Option<String>,
+        file: Option<String>,
+        env: Option<String>,
+    ) -> Result<Option<Secret>, ConfigError> {
         match (inline, file, env) {
             (None, None, None) => Ok(None),
             (Some(secret), None, None) if secret.is_empty() => {
-                Err(invalid(location, "token", "is empty"))
+                Err(invalid(location, keys.inline, "is empty"))
             }
-            (Some(secret), None, None) => Ok(Some(Token::new(&secret))),
-            (None, Some(file), None) => self.file_token(location, &file).map(Some),
-            (None, None, Some(var)) => self.env_token(location, &var).map(Some),
+            (Some(secret), None, None) => Ok(Some(Secret::Read(secret))),
+            (None, Some(file), None) => self.file_secret(keys, location, &file).map(Some),
+            (None, None, Some(var)) => self.env_secret(keys, location, &var).map(Some),
             _ => Err(invalid(
                 location,
-                "token",
-                "set at most one of \"token\", \"token_file\" and \"token_env\"",
+                keys.inline,
+                format!(
+                    "set {} one of {:?}, {:?} and {:?}",
+                    if keys.required { "exactly" } else { "at most" },
+                    keys.inline,
+                    keys.file,
+                    keys.env
+                ),
             )),
         }
     }
 
-    fn file_token(&self, location: &str, file: &str) -> Result<Token, ConfigError> {
+    fn file_secret(
+        &self,
+        keys: &SecretKeys,
+        location: &str,
+        file: &str,
+    ) -> Result<Secret, ConfigError> {
         // Joined to the base directory, "" would name the directory itself.
         if file.is_empty() {
             return Err(invalid(
                 location,
-                "token_file",
-                "is empty; give the path of the file that holds the token",
+                keys.file,
+                format!(
+                    "is empty; give the path of the file that holds the {}",
+                    keys.inline
+                ),
             ));
         }
         if self.secrets == Secrets::Skip {
-            return Ok(Token::unread());
+            return Ok(Secret::Unread);
         }
         let path = self.base_dir.join(file);
         let text = read_token_file(&path).map_err(|why| {
             invalid(
                 location,
-                "token_file",
+                keys.file,
                 format!("cannot read {}: {why}", path.display()),
             )
         })?;
@@ -91,38 +156,44 @@ impl TokenLoader<'_> {
         if secret.is_empty() {
             return Err(invalid(
                 location,
-                "token_file",
+                keys.file,
                 format!("{} is empty", path.display()),
             ));
         }
-        Ok(Token::new(secret))
+        Ok(Secret::Read(secret.to_string()))
     }
 
-    fn env_token(&self, location: &str, var: &str) -> Result<Token, ConfigError> {
+    fn env_secret(
+        &self,
+        keys: &SecretKeys,
+        location: &str,
+        var: &str,
+    ) -> Result<Secret, ConfigError> {
         // No environment can hold such a variable, set or not.
         if var.is_empty() || var.contains(['=', '\0']) {
             return Err(invalid(
                 location,
-                "token_env",
+                keys.env,
                 format!(
                     "{var:?} is not an environment variable name; name the variable that \
-                     holds the token, e.g. \"DEADMAN_TOKEN\""
+                     holds the {}, e.g. {:?}",
+                    keys.inline, keys.example_env
                 ),
             ));
         }
         if self.secrets == Secrets::Skip {
-            return Ok(Token::unread());
+            return Ok(Secret::Unread);
         }
         match std::env::var(var) {
-            Ok(secret) if !secret.is_empty() => Ok(Token::new(&secret)),
+            Ok(secret) if !secret.is_empty() => Ok(Secret::Read(secret)),
             Ok(_) => Err(invalid(
                 location,
-                "token_env",
+                keys.env,
                 format!("environment variable {var} is empty"),
             )),
             Err(_) => Err(invalid(
                 location,
-                "token_env",
+                keys.env,
                 format!("environment variable {var} is not set"),
             )),
         }

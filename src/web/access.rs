@@ -1,7 +1,8 @@
 //! Who may use which endpoint: basic auth (`basic_auth_users` in the web
 //! config) on everything except pings, which keep their per-check tokens
-//! (a Zapier step or a cron job must not hold an admin password), and
-//! except the health endpoints when `--web.health-without-auth` says so.
+//! (a Zapier step or a cron job must not hold an admin password), except
+//! the health endpoints when `--web.health-without-auth` says so, and
+//! except keyed badge URLs while `[badges]` makes them public.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -23,8 +24,13 @@ pub struct Scope {
 
 impl Scope {
     /// Whether `path` needs credentials when basic auth is configured.
-    pub fn covers(self, path: &str) -> bool {
+    /// `public_badges`: the config in force has `[badges]`, so well-formed
+    /// keyed badge paths are open (their key is their credential).
+    pub fn covers(self, path: &str, public_badges: bool) -> bool {
         if path.starts_with("/ping/") {
+            return false;
+        }
+        if public_badges && super::badge::is_public_path(path) {
             return false;
         }
         !(self.health_without_auth && matches!(path, "/-/healthy" | "/-/ready"))
@@ -88,10 +94,39 @@ mod tests {
             health_without_auth: true,
         };
         for path in ["/", "/metrics", "/-/reload", "/api/v1/checks/a/history"] {
-            assert!(strict.covers(path) && probes.covers(path), "{path}");
+            assert!(
+                strict.covers(path, false) && probes.covers(path, true),
+                "{path}"
+            );
         }
-        assert!(!strict.covers("/ping/orders") && !probes.covers("/ping/orders/start"));
-        assert!(strict.covers("/-/healthy") && strict.covers("/-/ready"));
-        assert!(!probes.covers("/-/healthy") && !probes.covers("/-/ready"));
+        assert!(
+            !strict.covers("/ping/orders", false) && !probes.covers("/ping/orders/start", false)
+        );
+        assert!(strict.covers("/-/healthy", false) && strict.covers("/-/ready", true));
+        assert!(!probes.covers("/-/healthy", false) && !probes.covers("/-/ready", false));
+    }
+
+    #[test]
+    fn only_well_formed_keyed_badge_paths_are_open_and_only_when_public() {
+        let scope = Scope {
+            health_without_auth: false,
+        };
+        let keyed = "/badge/0123456789abcdef/orders.svg";
+        assert!(!scope.covers(keyed, true));
+        assert!(!scope.covers("/badge/0123456789abcdef/team/ops%20eu.json", true));
+        assert!(scope.covers(keyed, false), "without [badges]");
+        for path in [
+            "/badge/orders.svg",
+            "/badge/team/ops.svg",
+            "/badge/0123456789abcdef/orders.png",
+            "/badge/0123456789ABCDEF/orders.svg",
+            "/badge/0123456789abcde/orders.svg",
+            "/badge/0123456789abcdef/Orders.svg",
+            "/badge/0123456789abcdef/a/b.svg",
+            "/badge/0123456789abcdef/../metrics",
+            "/api/v1/badges",
+        ] {
+            assert!(scope.covers(path, true), "{path}");
+        }
     }
 }

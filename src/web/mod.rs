@@ -7,8 +7,10 @@
 //!   [`rate_limit`]); [`scrape`] — the metrics endpoint;
 //!   [`ui`] — the status pages (`/`, `/checks/…`, `/inventory`),
 //!   rendered by [`pages`]; [`api`] — the JSON API under `/api/v1/`;
-//!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`.
-//! * [`access`] — basic auth from the web config, on all but pings;
+//!   [`admin`] — `/-/healthy`, `/-/ready`, `/-/reload`;
+//!   [`badge`] — `/badge/...` and `/api/v1/badges` (drawn by [`badge_svg`]).
+//! * [`access`] — basic auth from the web config, on all but pings (and
+//!   public badges);
 //! * [`response`] — the one response builder and [`response::Refusal`];
 //!   [`single_flight`] — concurrent scrapes share one render;
 //!   [`write_timeout`] — connections to clients that stop reading are closed;
@@ -18,6 +20,8 @@
 pub mod access;
 pub mod admin;
 pub mod api;
+pub mod badge;
+pub mod badge_svg;
 pub mod connection;
 pub mod framing;
 pub mod pages;

@@ -11,7 +11,7 @@ use hyper::{Method, Request, StatusCode};
 
 use super::access::{self, Scope};
 use super::response::{method_not_allowed, text, HttpResponse};
-use super::{admin, api, ping, scrape, ui};
+use super::{admin, api, badge, ping, scrape, ui};
 use crate::clock::Clock;
 use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
@@ -55,8 +55,12 @@ pub async fn route(
     remote: SocketAddr,
 ) -> Result<HttpResponse, Infallible> {
     let web = app.web.current();
+    let path = req.uri().path();
+    // Asked of the config in force, so a reload that removes [badges]
+    // puts badges behind basic auth at once.
+    let public_badges = path.starts_with("/badge/") && app.config.current().badges.is_some();
     let admitted = match &web.auth {
-        Some(auth) if app.scope.covers(req.uri().path()) => {
+        Some(auth) if app.scope.covers(path, public_badges) => {
             let now = app.clock.now().mono;
             access::admit(auth, req.headers(), remote.ip(), &app.limits, now).await
         }
@@ -81,6 +85,8 @@ pub fn add_headers(response: &mut HttpResponse, headers: &[(HeaderName, HeaderVa
 async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
+    // Links and badge URLs: `--web.external-url` without its trailing slash.
+    let base = (app.external_url.as_deref().unwrap_or("")).trim_end_matches('/');
     if let Some(rest) = path.strip_prefix("/ping/") {
         let deps = ping::PingDeps {
             config: &app.config,
@@ -90,6 +96,22 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
             limits: &app.limits,
         };
         ping::handle(deps, req, remote, rest).await
+    } else if path == "/api/v1/badges" {
+        match get {
+            true => badge::listing(&app.config, base),
+            false => method_not_allowed("GET, HEAD"),
+        }
+    } else if let Some(rest) = path.strip_prefix("/badge/") {
+        let deps = badge::BadgeDeps {
+            config: &app.config,
+            state: &app.state,
+            writer: &app.writer,
+            clock: app.clock.as_ref(),
+        };
+        match get {
+            true => badge::handle(deps, rest, req.headers()),
+            false => method_not_allowed("GET, HEAD"),
+        }
     } else if path.starts_with("/api/") {
         let deps = api::ApiDeps {
             config: &app.config,
@@ -122,11 +144,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
             writer: &app.writer,
             clock: app.clock.as_ref(),
             telemetry_path: &app.telemetry_path,
-            base: app
-                .external_url
-                .as_deref()
-                .unwrap_or("")
-                .trim_end_matches('/'),
+            base,
             tls: app.web.current().tls.is_some(),
         };
         match ui::handle(&deps, &path, req.uri().query(), req.headers()).await {
