@@ -124,6 +124,7 @@ async fn the_check_page_shows_what_deadman_knows() {
         "120 records",
         "Authorization: Bearer $DEADMAN_TOKEN",
         "http://127.0.0.1:",
+        "/badge/orders.svg",
     ] {
         assert!(
             html.contains(expected),

@@ -125,6 +125,10 @@ async fn check(
         false => Vec::new(),
     };
     let ping_base = ping_base(deps, headers);
+    let badge = super::badge::links(&config, &ping_base)
+        .into_iter()
+        .find(|link| link.subject == crate::badge_key::Subject::Check(check.name.clone()))
+        .map(|link| link.svg);
     let page = CheckPage {
         check,
         report,
@@ -133,6 +137,7 @@ async fn check(
         now,
         base: deps.base,
         ping_base: &ping_base,
+        badge,
     };
     let content: Markup = pages::check::render(&page);
     html_with_status(

@@ -53,6 +53,8 @@ pub struct CheckPage<'a> {
     pub base: &'a str,
     /// Where pings go, for the snippets (external URL or this host).
     pub ping_base: &'a str,
+    /// The check's badge image URL (with its key when badges are public).
+    pub badge: Option<String>,
 }
 
 pub fn render(page: &CheckPage<'_>) -> Markup {
@@ -79,6 +81,21 @@ pub fn render(page: &CheckPage<'_>) -> Markup {
         (charts(page.history))
         (event_log(page))
         (ping_snippets(check, page.ping_base))
+        @if let Some(badge) = &page.badge { (badge_section(check, badge)) }
+    }
+}
+
+fn badge_section(check: &Check, url: &str) -> Markup {
+    let markdown = format!("![{}]({url})", check.name);
+    html! {
+        section aria-labelledby="badge" {
+            h2 #badge { "Badge" }
+            p { img src=(url) alt={ (check.name) " state badge" }; }
+            div.snippet {
+                pre #snippet-badge { (markdown) }
+                button type="button" data-copy="snippet-badge" hidden aria-label="Copy the badge's Markdown" { "Copy" }
+            }
+        }
     }
 }
 
