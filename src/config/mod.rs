@@ -34,6 +34,7 @@ mod fields;
 mod inputs;
 mod rate_limit;
 mod secrets;
+mod source;
 // Re-exports for users of the module. The files inside `config/` import
 // from each other directly, never through this file, so the module graph
 // has no cycles.
@@ -54,6 +55,8 @@ use fields::{
 };
 pub use inputs::Inputs;
 use secrets::TokenLoader;
+pub use source::MAX_CONFIG_BYTES;
+use source::{read_bounded, redact_token_lines, LineIndex};
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_HISTORY: usize = 100;
@@ -268,72 +271,6 @@ impl Config {
                     .then(|| format!("check {:?}: missing {}", check.name, missing.join(", ")))
             })
             .collect()
-    }
-}
-
-/// The largest config file read: far beyond any real one (100,000 checks
-/// take about 7 MB).
-pub const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
-
-fn read_bounded(path: &Path) -> Result<String, ConfigError> {
-    use std::io::Read as _;
-    let read_error = |e| ConfigError::Read(path.to_path_buf(), e);
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(ConfigError::TooLarge(path.to_path_buf()));
-    }
-    String::from_utf8(bytes).map_err(|_| {
-        read_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        ))
-    })
-}
-
-/// The TOML parser's message quotes the offending source line; where that
-/// line sets `token` (or `[badges]` `secret`), its value is replaced (line
-/// and column stay), so a syntax error never echoes a secret into a log or
-/// a `/-/reload` body.
-fn redact_token_lines(message: &str) -> String {
-    message
-        .lines()
-        .map(|line| match line.split_once(" | ") {
-            Some((gutter, source))
-                if gutter.trim().chars().all(|c| c.is_ascii_digit()) && is_token_line(source) =>
-            {
-                let key = source.split('=').next().unwrap_or_default();
-                format!("{gutter} | {key}= <redacted>")
-            }
-            _ => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn is_token_line(source: &str) -> bool {
-    source
-        .split_once('=')
-        .is_some_and(|(key, _)| matches!(key.trim().trim_matches('"'), "token" | "secret"))
-}
-
-/// Byte offset → 1-based line number.
-struct LineIndex {
-    newlines: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(text: &str) -> Self {
-        LineIndex {
-            newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
-        }
-    }
-
-    fn line_of(&self, offset: usize) -> usize {
-        self.newlines.partition_point(|&nl| nl < offset) + 1
     }
 }
 

@@ -15,9 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::framing::FramingGuard;
+use super::limits::ConnectionLimits;
 use super::response::{text, HttpResponse};
 use super::router::{add_headers, route, App};
-use super::server::ConnectionLimits;
 use super::write_timeout::WriteTimeout;
 use crate::web_config::tls::client_san_allowed;
 use crate::web_config::watch::WebSettings;

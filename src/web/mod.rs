@@ -24,6 +24,7 @@ pub mod badge;
 pub mod badge_svg;
 pub mod connection;
 pub mod framing;
+pub mod limits;
 pub mod pages;
 pub mod ping;
 pub mod ping_body;
