@@ -62,8 +62,8 @@ use crate::live_config::{LiveConfig, Reloaded};
 use crate::metrics::Metrics;
 use crate::store::writer::{self, WriterHandle, WriterParts};
 use crate::store::{Store, StoreError};
+pub use crate::web::limits::ConnectionLimits;
 use crate::web::router::App;
-pub use crate::web::server::ConnectionLimits;
 use crate::web_config::watch::WebConfigWatch;
 
 pub use crate::version::{REVISION, VERSION};
@@ -86,6 +86,8 @@ pub struct Options {
     pub health_without_auth: bool,
     /// `--web.external-url`: where users reach deadman, for links.
     pub external_url: Option<String>,
+    /// Connection limits and timeouts (`--web.max-connections`, …).
+    pub limits: ConnectionLimits,
 }
 
 impl Options {
@@ -99,6 +101,7 @@ impl Options {
             enable_lifecycle: false,
             health_without_auth: false,
             external_url: None,
+            limits: ConnectionLimits::default(),
         }
     }
 }
@@ -180,15 +183,8 @@ impl Server {
             web: options.web,
             loaded: spawned.loaded,
             writer_thread: spawned.thread,
-            limits: ConnectionLimits::default(),
+            limits: options.limits,
         })
-    }
-
-    /// Replaces the default connection limits (`--web.max-connections`,
-    /// `--web.max-connections-per-ip`, `--web.read-header-timeout`).
-    pub fn with_limits(mut self, limits: ConnectionLimits) -> Server {
-        self.limits = limits;
-        self
     }
 
     pub fn control(&self) -> Control {

@@ -462,6 +462,12 @@ fn serve(cli: &Cli) -> ExitCode {
         enable_lifecycle: cli.enable_lifecycle,
         health_without_auth: cli.health_without_auth,
         external_url: cli.external_url.clone(),
+        limits: deadman::ConnectionLimits {
+            max_connections: cli.max_connections.max(1),
+            max_per_address: cli.max_connections_per_ip,
+            header_read_timeout: cli.read_header_timeout,
+            write_timeout: cli.write_timeout,
+        },
         ..Options::new(cli.config_file.clone(), Arc::new(SystemClock::new()))
     };
     runtime.block_on(async move {
@@ -475,14 +481,8 @@ fn serve(cli: &Cli) -> ExitCode {
                 }
             }
         }
-        let limits = deadman::ConnectionLimits {
-            max_connections: cli.max_connections.max(1),
-            max_per_address: cli.max_connections_per_ip,
-            header_read_timeout: cli.read_header_timeout,
-            write_timeout: cli.write_timeout,
-        };
         let server = match Server::new(config, options, Box::new(store)) {
-            Ok(server) => server.with_limits(limits),
+            Ok(server) => server,
             Err(err) => {
                 report("starting the exporter", &err);
                 return ExitCode::from(EXIT_RUNTIME);

@@ -392,6 +392,61 @@ async fn one_address_cannot_take_every_connection() {
     drop(held);
 }
 
+/// Idle keep-alive connections that fill the cap are asked to close, so a
+/// new client is served at once rather than after the header-read timeout.
+#[tokio::test]
+async fn idle_keep_alive_connections_are_shed_near_the_cap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
+    let server = TestServer::start_customized(dir, CONFIG, clock, common::sqlite, |options| {
+        options.limits = deadman::ConnectionLimits {
+            max_connections: 32,
+            max_per_address: 0,
+            header_read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+        };
+    })
+    .await;
+    // 32 keep-alive connections, each answered once and then idle.
+    let mut idle = Vec::new();
+    for _ in 0..32 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("answered")
+            .expect("read");
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        idle.push(stream);
+    }
+    // The cap is full of idle connections; a new client is still served
+    // within a second (the header-read timeout is a minute).
+    let reply = tokio::time::timeout(
+        Duration::from_secs(2),
+        server.post("/ping/orders?records=1"),
+    )
+    .await
+    .expect("a new client is served within 2 s");
+    assert_eq!(reply.status, 200);
+    // Some of the idle ones were closed to make room.
+    let mut closed = 0;
+    for stream in &mut idle {
+        let mut buf = [0u8; 16];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed > 0, "no idle connection was closed");
+}
+
 /// Parallel scrapes share one render instead of each holding a copy.
 #[tokio::test]
 async fn parallel_scrapes_all_answer_from_shared_renders() {

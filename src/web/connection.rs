@@ -10,7 +10,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -38,8 +37,39 @@ pub struct Connection {
     pub settings: Arc<WebSettings>,
     pub limits: ConnectionLimits,
     pub remote: SocketAddr,
-    /// Graceful shutdown's hold on this connection.
-    pub watcher: Watcher,
+    /// When to stop keeping the connection alive: shutdown, or too many
+    /// connections open.
+    pub signals: CloseSignals,
+}
+
+/// What asks a connection to close once it is idle (hyper's graceful
+/// shutdown: a request in flight is answered first).
+pub struct CloseSignals {
+    /// True at shutdown.
+    closing: tokio::sync::watch::Receiver<bool>,
+    /// Bumped when the server nears its connection cap.
+    pressure: tokio::sync::watch::Receiver<u64>,
+}
+
+impl CloseSignals {
+    pub fn new(
+        closing: tokio::sync::watch::Receiver<bool>,
+        pressure: tokio::sync::watch::Receiver<u64>,
+    ) -> CloseSignals {
+        CloseSignals { closing, pressure }
+    }
+
+    /// Resolves when either signal fires; `false` if neither can any more
+    /// (the server is gone), so the caller stops waiting on them.
+    async fn fired(&mut self) -> bool {
+        if *self.closing.borrow_and_update() {
+            return true;
+        }
+        tokio::select! {
+            changed = self.closing.changed() => changed.is_ok(),
+            changed = self.pressure.changed() => changed.is_ok(),
+        }
+    }
 }
 
 impl Connection {
@@ -106,7 +136,21 @@ impl Connection {
                 WriteTimeout::new(TokioIo::new(stream), self.limits.write_timeout),
                 service,
             );
-        if let Err(err) = self.watcher.watch(conn).await {
+        tokio::pin!(conn);
+        let mut signals = self.signals;
+        let mut listening = true;
+        let result = loop {
+            tokio::select! {
+                result = conn.as_mut() => break result,
+                fired = signals.fired(), if listening => {
+                    listening = false;
+                    if fired {
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        };
+        if let Err(err) = result {
             tracing::debug!(%remote, error = %err, "connection ended with an error");
         }
     }

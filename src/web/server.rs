@@ -7,11 +7,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::connection::Connection;
+use super::connection::{CloseSignals, Connection};
 pub use super::limits::ConnectionLimits;
 use super::router::App;
 use crate::web_config::watch::WebConfigWatch;
@@ -67,7 +66,14 @@ struct Accept<'a> {
     /// One permit per open connection, across all listeners.
     slots: Arc<Semaphore>,
     per_address: Arc<PerAddress>,
-    graceful: &'a GracefulShutdown,
+    /// Turns true at shutdown: connections finish what is in flight, then close.
+    closing: tokio::sync::watch::Receiver<bool>,
+    /// Bumped when open connections near the cap: idle keep-alive
+    /// connections close, so new clients are not left waiting in the
+    /// kernel's queue behind connections that do nothing.
+    pressure: tokio::sync::watch::Sender<u64>,
+    /// When `pressure` was last bumped (it is bumped at most twice a second).
+    pressed: std::sync::Mutex<std::time::Instant>,
 }
 
 /// Serves HTTP/1.1 (with keep-alive; over TLS when the web config says so)
@@ -80,15 +86,19 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let (pressure, _) = tokio::sync::watch::channel(0u64);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     {
         let accept = Accept {
             app: &app,
             web: &web,
             limits,
-            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            slots: Arc::clone(&slots),
             per_address: Arc::new(PerAddress::default()),
-            graceful: &graceful,
+            closing,
+            pressure,
+            pressed: std::sync::Mutex::new(std::time::Instant::now() - PRESSURE_INTERVAL),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let loops = futures_util::future::join_all(
@@ -105,11 +115,36 @@ pub async fn serve(
         // The loops drop their listeners as they end.
         loops.await;
     }
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
-            tracing::warn!("shutdown: gave up waiting for requests in flight");
+    let _ = close.send(true);
+    // Every open connection holds a slot until it ends.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: gave up waiting for requests in flight");
+    }
+}
+
+/// Asks idle keep-alive connections to close when fewer than this share of
+/// the connection cap is free.
+const PRESSURE_FREE_SHARE: usize = 8;
+/// At most one such request per this interval.
+const PRESSURE_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Accept<'_> {
+    /// Near the cap, asks every connection to close once idle.
+    fn relieve_pressure(&self) {
+        if self.slots.available_permits() >= self.limits.max_connections / PRESSURE_FREE_SHARE {
+            return;
         }
+        let mut pressed = self.pressed.lock().unwrap_or_else(|e| e.into_inner());
+        if pressed.elapsed() < PRESSURE_INTERVAL {
+            return;
+        }
+        *pressed = std::time::Instant::now();
+        self.pressure.send_modify(|generation| *generation += 1);
+        tracing::debug!("near --web.max-connections: idle keep-alive connections are closed");
     }
 }
 
@@ -174,8 +209,9 @@ async fn accept_loop(
             settings: accept.web.current(),
             limits,
             remote,
-            watcher: accept.graceful.watcher(),
+            signals: CloseSignals::new(accept.closing.clone(), accept.pressure.subscribe()),
         };
+        accept.relieve_pressure();
         tokio::spawn(async move {
             connection.serve(stream).await;
             drop(slot);
