@@ -259,6 +259,19 @@ async fn row_state(client: &Client, check: &str) -> String {
     }
 }
 
+/// The row's state once it shows `want`, or whatever it shows after 10 s
+/// (a loaded machine can be slow to lay out a page).
+async fn state_becomes(client: &Client, check: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = row_state(client, check).await;
+        if state == want || Instant::now() > deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn rows(client: &Client) -> Vec<String> {
     let mut names = Vec::new();
     for row in client
@@ -294,7 +307,7 @@ async fn the_list_shows_every_state_and_filters_narrow_it() {
         ("shopify-orders-to-xero", "up"),
         ("new-integration", "new"),
     ] {
-        assert_eq!(row_state(&client, check).await, state, "{check}");
+        assert_eq!(state_becomes(&client, check, state).await, state, "{check}");
     }
     assert_eq!(
         rows(&client).await[0],
@@ -424,7 +437,10 @@ async fn auto_refresh_picks_up_a_new_ping_without_reloading() {
         .goto(&format!("{base}/?team=sales"))
         .await
         .expect("open");
-    assert_eq!(row_state(&client, "new-integration").await, "new");
+    assert_eq!(
+        state_becomes(&client, "new-integration", "new").await,
+        "new"
+    );
     // Marks this page load; a reload would lose it.
     client
         .execute(
