@@ -60,6 +60,19 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+impl HttpError {
+    /// Whether trying again cannot help: a bad URL, or a TLS failure in
+    /// the handshake's checks (rustls reports a certificate that does not
+    /// verify as invalid data), as opposed to a network error.
+    pub fn is_final(&self) -> bool {
+        match self {
+            HttpError::BadUrl(_) => true,
+            HttpError::Tls { error, .. } => error.kind() == std::io::ErrorKind::InvalidData,
+            _ => false,
+        }
+    }
+}
+
 /// Why TLS cannot be set up: a `--ca-file` that is not usable.
 #[derive(Debug)]
 pub enum TlsSetupError {

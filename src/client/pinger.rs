@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::http::{Client, HttpError, TlsSetupError};
+use super::http::{Client, TlsSetupError};
 use super::retry::{self, Policy, Verdict};
 use super::target::{Target, TargetArgs};
 
@@ -150,8 +150,9 @@ impl Pinger {
                         answer.retry_after,
                     ),
                 },
-                // The same URL would be just as bad next time.
-                Err(err @ HttpError::BadUrl(_)) => {
+                // The same URL, or a certificate that does not verify,
+                // would be just as bad next time.
+                Err(err) if err.is_final() => {
                     return Err(PingFailure::GaveUp {
                         tries,
                         elapsed: started.elapsed(),
