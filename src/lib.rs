@@ -23,6 +23,8 @@
 //!   [`exposition`] — a scrape's text, per-check families included.
 //! * [`web`] — accept loop, router, one file per endpoint group;
 //!   [`web_config`] — `--web.config.file` (TLS, basic auth, headers).
+//! * [`client`] — `deadman run -- CMD` and `deadman ping`: the other end
+//!   of the ping API, for cron jobs and scripts.
 //! * [`auth`] — ping tokens; [`badge_key`] — the keys in public badge
 //!   URLs; [`docs`] — the `deadman docs` inventory;
 //!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time.
@@ -33,6 +35,7 @@
 pub mod auth;
 pub mod badge_key;
 pub mod check_report;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod docs;

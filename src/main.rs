@@ -26,7 +26,10 @@ const EXIT_RUNTIME: u8 = 2;
 #[command(
     name = "deadman",
     version = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("DEADMAN_REVISION"), ")"),
-    about = "A Prometheus dead-man's-switch exporter: makes the absence of expected activity loud."
+    about = "A Prometheus dead-man's-switch exporter: makes the absence of expected activity loud.",
+    // The exporter's flags are global, so they show in every subcommand's
+    // help; the heading says they are not `run`'s or `ping`'s.
+    next_help_heading = "Exporter options (serve, check-config, docs, badges)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -115,6 +118,11 @@ enum Command {
     /// Print every badge's URLs, tab-separated (check or team, name, SVG,
     /// JSON); absolute with --web.external-url.
     Badges,
+    /// Run a command and report it to deadman: a start ping, then its exit
+    /// status, output tail and report; exits with the command's status.
+    Run(Box<deadman::client::run::RunArgs>),
+    /// Send one ping (for scripts); exits 0 when deadman acknowledged it.
+    Ping(Box<deadman::client::ping::PingArgs>),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -165,6 +173,8 @@ fn main() -> ExitCode {
         }
         Some(Command::Docs { format, no_secrets }) => docs(&cli, format, secrets(no_secrets)),
         Some(Command::Badges) => badges(&cli),
+        Some(Command::Run(args)) => deadman::client::run::main(*args),
+        Some(Command::Ping(args)) => deadman::client::ping::main(*args),
         Some(Command::Serve) | None => {
             init_logging(cli.log_level, cli.log_format);
             serve(&cli)
