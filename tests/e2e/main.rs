@@ -557,7 +557,9 @@ fn end_to_end_with_prometheus_and_alertmanager() {
     thread::sleep(Duration::from_secs_f64(
         GROUP_WAIT + GROUP_INTERVAL + 2.0 * EVAL + 1.0,
     ));
-    let outage = secs(killed.elapsed()).floor();
+    // Whole seconds covering the outage (and, harmlessly, the last second
+    // before the kill, when none of these checks was late yet).
+    let outage = secs(killed.elapsed()).ceil() + 1.0;
     // One DeadmanExporterDown notification (both replicas' alerts in it).
     let mut down_pages: Vec<Instant> = stack
         .received_for("DeadmanExporterDown", None, "firing")
@@ -612,6 +614,25 @@ fn end_to_end_with_prometheus_and_alertmanager() {
             )
         })
         .collect();
+    // What the evaluation at e1 saw, for the record.
+    let at_e1 = |expr: &str| -> Vec<String> {
+        stack
+            .query_at(expr, e1)
+            .unwrap_or_else(|e| stack.fail(&e))
+            .iter()
+            .map(|s| format!("{} {}", s["metric"], s["value"][1]))
+            .collect()
+    };
+    println!(
+        "e2e: [5] at the evaluation {:.2}s after the kill: up {:?}; e2e-inhibit deadline {:?}; \
+         its ALERTS {:?}",
+        e1 - killed_unix,
+        at_e1(r#"up{job="deadman"}"#),
+        at_e1(
+            r#"job_check:deadman_check_deadline_timestamp_seconds:max{check="e2e-inhibit"} - time()"#
+        ),
+        at_e1(r#"ALERTS{check="e2e-inhibit"}"#),
+    );
     // The alerts firing before the kill are still firing in Prometheus, and
     // Alertmanager holds them inhibited by DeadmanExporterDown.
     let alerts = stack.am_alerts().unwrap_or_else(|e| stack.fail(&e));

@@ -104,8 +104,17 @@ impl Stack {
     }
 
     pub(crate) fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        self.query_api(expr, "")
+    }
+
+    /// `expr` evaluated at Unix time `at`.
+    pub(crate) fn query_at(&self, expr: &str, at: f64) -> Result<Vec<Value>, String> {
+        self.query_api(expr, &format!("&time={at:.3}"))
+    }
+
+    fn query_api(&self, expr: &str, extra: &str) -> Result<Vec<Value>, String> {
         let q: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
-        let doc = get_json(&self.prom, &format!("/api/v1/query?query={q}"))?;
+        let doc = get_json(&self.prom, &format!("/api/v1/query?query={q}{extra}"))?;
         if doc["status"] != "success" {
             return Err(format!("query {expr}: {doc}"));
         }
