@@ -353,15 +353,18 @@ pub(crate) fn duration_ms(text: &str) -> Option<u64> {
     Some(total)
 }
 
-/// One alerting rule's `for`, before and after scaling.
+/// One alerting rule's `for` (or `keep_firing_for`), before and after
+/// scaling.
 pub(crate) struct ScaledFor {
     pub(crate) alert: String,
+    /// `for` or `keep_firing_for`.
+    pub(crate) field: &'static str,
     pub(crate) original: String,
     pub(crate) scaled: Duration,
 }
 
-/// The rules text with every `for:` divided by [`SCALE`]; every other byte is
-/// unchanged (line endings included).
+/// The rules text with every `for:` and `keep_firing_for:` divided by
+/// [`SCALE`]; every other byte is unchanged (line endings included).
 pub(crate) fn scale_rules(original: &str) -> (String, Vec<ScaledFor>) {
     let mut out = String::with_capacity(original.len());
     let mut fors = Vec::new();
@@ -374,19 +377,23 @@ pub(crate) fn scale_rules(original: &str) -> (String, Vec<ScaledFor>) {
         if let Some(name) = trimmed.strip_prefix("- alert:") {
             alert = name.trim().to_string();
         }
-        if let Some(value) = trimmed.strip_prefix("for:") {
+        let field = ["for", "keep_firing_for"]
+            .into_iter()
+            .find_map(|f| Some((f, trimmed.strip_prefix(f)?.strip_prefix(':')?)));
+        if let Some((field, value)) = field {
             let value = value.trim();
             let ms = duration_ms(value)
-                .unwrap_or_else(|| panic!("cannot parse `for: {value}` of alert {alert}"));
+                .unwrap_or_else(|| panic!("cannot parse `{field}: {value}` of alert {alert}"));
             assert_eq!(
                 ms % SCALE,
                 0,
-                "`for: {value}` of {alert} is not a whole number of ms once divided by {SCALE}"
+                "`{field}: {value}` of {alert} is not a whole number of ms once divided by {SCALE}"
             );
             let scaled = ms / SCALE;
-            write!(out, "{indent}for: {scaled}ms{ending}").unwrap();
+            write!(out, "{indent}{field}: {scaled}ms{ending}").unwrap();
             fors.push(ScaledFor {
                 alert: alert.clone(),
+                field,
                 original: value.to_string(),
                 scaled: Duration::from_millis(scaled),
             });

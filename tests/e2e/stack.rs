@@ -86,9 +86,35 @@ impl Stack {
             .map_or(0.0, |d| d.as_secs_f64())
     }
 
+    /// The Unix time (seconds) at which `at` happened.
+    pub(crate) fn unix_at(&self, at: Instant) -> f64 {
+        self.unix_now() - secs(Instant::now().saturating_duration_since(at))
+    }
+
+    /// The combined deadline (Unix seconds) of `check`, as the rules see it.
+    pub(crate) fn deadline_of(&self, check: &str) -> f64 {
+        let expr =
+            format!(r#"job_check:deadman_check_deadline_timestamp_seconds:max{{check="{check}"}}"#);
+        let series = self.query(&expr).unwrap_or_else(|e| self.fail(&e));
+        series
+            .first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| self.fail(&format!("no deadline for {check}: {series:?}")))
+    }
+
     pub(crate) fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        self.query_api(expr, "")
+    }
+
+    /// `expr` evaluated at Unix time `at`.
+    pub(crate) fn query_at(&self, expr: &str, at: f64) -> Result<Vec<Value>, String> {
+        self.query_api(expr, &format!("&time={at:.3}"))
+    }
+
+    fn query_api(&self, expr: &str, extra: &str) -> Result<Vec<Value>, String> {
         let q: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
-        let doc = get_json(&self.prom, &format!("/api/v1/query?query={q}"))?;
+        let doc = get_json(&self.prom, &format!("/api/v1/query?query={q}{extra}"))?;
         if doc["status"] != "success" {
             return Err(format!("query {expr}: {doc}"));
         }
@@ -331,13 +357,18 @@ pub(crate) fn start_stack(t0: Instant) -> (Stack, HashMap<String, Duration>) {
     write(&rules_path, &rules);
     for f in &fors {
         println!(
-            "e2e: rules copy: {} for: {} -> {}ms",
+            "e2e: rules copy: {} {}: {} -> {}ms",
             f.alert,
+            f.field,
             f.original,
             f.scaled.as_millis()
         );
     }
-    let fors: HashMap<String, Duration> = fors.into_iter().map(|f| (f.alert, f.scaled)).collect();
+    let fors: HashMap<String, Duration> = fors
+        .into_iter()
+        .filter(|f| f.field == "for")
+        .map(|f| (f.alert, f.scaled))
+        .collect();
     run_tool(
         "promtool",
         &["check", "rules", rules_path.to_str().unwrap()],
