@@ -33,19 +33,31 @@ pub fn all(check: &Check, url: &str) -> Vec<Snippet> {
     shell.push_str(&format!(
         "{curl} \"{ping}?records=200&rid=run-$(date +%s)\""
     ));
-    let mut cron = String::from("# crontab -e. `%` must be written `\\%` in a crontab.\n");
-    if let Schedule::Cron(schedule) = &check.schedule {
-        cron.push_str(&format!(
+    let schedule = cron_expression(&check.schedule);
+    let mut timezone_note = String::new();
+    if let Schedule::Cron(cron) = &check.schedule {
+        timezone_note = format!(
             "# The check expects these times in {0}: CRON_TZ={0} where your cron supports it.\n",
-            schedule.timezone
-        ));
+            cron.timezone
+        );
     }
+    let mut wrapped = String::from("# crontab -e; deadman on cron's PATH (e.g. /usr/local/bin)\n");
+    wrapped.push_str(&timezone_note);
+    wrapped.push_str(&format!("DEADMAN_URL={url}\n"));
+    if token {
+        wrapped.push_str("DEADMAN_TOKEN_FILE=/etc/deadman/<check>.token\n");
+    }
+    wrapped.push_str(&format!(
+        "{schedule} deadman run --check {} -- /path/to/job",
+        check.name
+    ));
+    let mut cron = String::from("# crontab -e. `%` must be written `\\%` in a crontab.\n");
+    cron.push_str(&timezone_note);
     if token {
         cron.push_str("DEADMAN_TOKEN=<the check's token>\n");
     }
     cron.push_str(&format!(
-        "{} RID=run-$(date +\\%s)-$$; {curl} \"{ping}/start?rid=$RID\"; /path/to/job; {curl} \"{ping}/$??rid=$RID\"",
-        cron_expression(&check.schedule)
+        "{schedule} RID=run-$(date +\\%s)-$$; {curl} \"{ping}/start?rid=$RID\"; /path/to/job; {curl} \"{ping}/$??rid=$RID\""
     ));
     let auth_line = if token {
         "\nHeaders: Authorization = Bearer <the check's token>"
@@ -68,8 +80,13 @@ pub fn all(check: &Check, url: &str) -> Vec<Snippet> {
             text: shell,
         },
         Snippet {
+            id: "snippet-run",
+            title: "cron with deadman run",
+            text: wrapped,
+        },
+        Snippet {
             id: "snippet-cron",
-            title: "cron",
+            title: "cron with curl only",
             text: cron,
         },
         Snippet {
@@ -120,33 +137,43 @@ mod tests {
         let snippets = all(&check, "https://deadman.example");
         for snippet in &snippets {
             assert!(!snippet.text.contains("very-secret"), "{}", snippet.text);
-            assert!(
-                snippet.text.contains("https://deadman.example/ping/orders"),
-                "{}",
-                snippet.text
-            );
+            // deadman run builds the ping URL from DEADMAN_URL and --check.
+            let url = match snippet.id {
+                "snippet-run" => "DEADMAN_URL=https://deadman.example",
+                _ => "https://deadman.example/ping/orders",
+            };
+            assert!(snippet.text.contains(url), "{}", snippet.text);
         }
         assert!(snippets[0]
             .text
             .contains("Authorization: Bearer $DEADMAN_TOKEN"));
+        let run = &snippets[1].text;
         assert!(
-            snippets[1]
-                .text
-                .contains("*/15 * * * * RID=run-$(date +\\%s)-$$;"),
-            "{}",
-            snippets[1].text
+            run.ends_with("*/15 * * * * deadman run --check orders -- /path/to/job"),
+            "{run}"
         );
-        assert!(snippets[1]
-            .text
-            .ends_with("\"https://deadman.example/ping/orders/$??rid=$RID\""));
+        assert!(run.contains("DEADMAN_TOKEN_FILE="), "{run}");
+        let curl = &snippets[2].text;
+        assert!(
+            curl.contains("*/15 * * * * RID=run-$(date +\\%s)-$$;"),
+            "{curl}"
+        );
+        assert!(
+            curl.ends_with("\"https://deadman.example/ping/orders/$??rid=$RID\""),
+            "{curl}"
+        );
     }
 
     #[test]
     fn cron_lines_follow_the_schedule() {
         let daily = check("every = \"1d\"\n");
-        assert!(all(&daily, "u")[1].text.contains("\n0 0 * * * RID="));
+        assert!(all(&daily, "u")[2].text.contains("\n0 0 * * * RID="));
         let cron = check("cron = \"30 6 * * 1-5\"\ntimezone = \"Europe/London\"\n");
-        assert!(all(&cron, "u")[1].text.contains("\n30 6 * * 1-5 RID="));
+        assert!(all(&cron, "u")[1]
+            .text
+            .contains("\n30 6 * * 1-5 deadman run --check orders"));
+        assert!(all(&cron, "u")[2].text.contains("\n30 6 * * 1-5 RID="));
+        assert!(all(&cron, "u")[1].text.contains("CRON_TZ=Europe/London"));
         assert!(!all(&cron, "u")[0].text.contains("Authorization"));
     }
 }
