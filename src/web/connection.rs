@@ -59,17 +59,32 @@ impl CloseSignals {
         CloseSignals { closing, pressure }
     }
 
-    /// Resolves when either signal fires; `false` if neither can any more
-    /// (the server is gone), so the caller stops waiting on them.
-    async fn fired(&mut self) -> bool {
+    /// Resolves when a signal fires, saying which.
+    async fn fired(&mut self) -> Signal {
         if *self.closing.borrow_and_update() {
-            return true;
+            return Signal::Closing;
         }
         tokio::select! {
-            changed = self.closing.changed() => changed.is_ok(),
-            changed = self.pressure.changed() => changed.is_ok(),
+            changed = self.closing.changed() => match changed {
+                Ok(()) => Signal::Closing,
+                Err(_) => Signal::Gone,
+            },
+            changed = self.pressure.changed() => match changed {
+                Ok(()) => Signal::Pressure,
+                Err(_) => Signal::Gone,
+            },
         }
     }
+}
+
+/// Why a connection was asked to close.
+enum Signal {
+    /// Shutdown.
+    Closing,
+    /// Too many open connections.
+    Pressure,
+    /// The server is gone; nothing more will fire.
+    Gone,
 }
 
 impl Connection {
@@ -110,7 +125,8 @@ impl Connection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (stream, ambiguous) = FramingGuard::new(stream);
-        let requests = AtomicU64::new(0);
+        let requests = Arc::new(AtomicU64::new(0));
+        let served = Arc::clone(&requests);
         let (app, remote, settings) = (self.app, self.remote, self.settings);
         let service = service_fn(move |req| {
             // hyper calls the service once per request head, in order, so
@@ -142,11 +158,15 @@ impl Connection {
         let result = loop {
             tokio::select! {
                 result = conn.as_mut() => break result,
-                fired = signals.fired(), if listening => {
-                    listening = false;
-                    if fired {
+                fired = signals.fired(), if listening => match fired {
+                    // A connection that has not had its first request yet
+                    // is a client about to be served, not an idle one.
+                    Signal::Pressure if served.load(Ordering::Relaxed) == 0 => {}
+                    Signal::Closing | Signal::Pressure => {
+                        listening = false;
                         conn.as_mut().graceful_shutdown();
                     }
+                    Signal::Gone => listening = false,
                 }
             }
         };

@@ -211,6 +211,8 @@ async fn accept_loop(
             remote,
             signals: CloseSignals::new(accept.closing.clone(), accept.pressure.subscribe()),
         };
+        // After subscribing: this connection, not yet used, ignores pressure
+        // until its first request anyway.
         accept.relieve_pressure();
         tokio::spawn(async move {
             connection.serve(stream).await;
