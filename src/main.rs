@@ -374,7 +374,9 @@ fn load_web_config(path: Option<&Path>) -> Result<WebConfigWatch, ExitCode> {
     let Some(path) = path else {
         return Ok(WebConfigWatch::none());
     };
-    let loaded = WebConfig::load(path).and_then(|config| {
+    // read, not load: building the settings loads (and so checks) the
+    // certificates, once.
+    let loaded = WebConfig::read(path).and_then(|config| {
         if config.http2_requested {
             tracing::info!("the web config asks for http2; deadman serves HTTP/1.1 only");
         }

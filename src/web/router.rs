@@ -67,7 +67,7 @@ pub async fn route(
         _ => Ok(()),
     };
     let mut response = match admitted {
-        Ok(()) => dispatch(&app, req, remote).await,
+        Ok(()) => dispatch(&app, req, remote, web.tls.is_some()).await,
         Err(refused) => refused,
     };
     add_headers(&mut response, &web.headers);
@@ -82,7 +82,12 @@ pub fn add_headers(response: &mut HttpResponse, headers: &[(HeaderName, HeaderVa
 }
 
 /// Picks the handler for the path and gives it the handles it uses.
-async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> HttpResponse {
+async fn dispatch(
+    app: &App,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    tls: bool,
+) -> HttpResponse {
     let path = req.uri().path().to_string();
     let get = matches!(*req.method(), Method::GET | Method::HEAD);
     // Links and badge URLs: `--web.external-url` without its trailing slash.
@@ -145,7 +150,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, remote: SocketAddr) -> Http
             clock: app.clock.as_ref(),
             telemetry_path: &app.telemetry_path,
             base,
-            tls: app.web.current().tls.is_some(),
+            tls,
         };
         match ui::handle(&deps, &path, req.uri().query(), req.headers()).await {
             Some(response) => response,

@@ -150,7 +150,9 @@ impl WebConfigWatch {
         if now == watched.stamps {
             return;
         }
-        let loaded = WebConfig::load(&watched.path).and_then(|config| {
+        // read, not load: building the settings loads the certificates,
+        // once.
+        let loaded = WebConfig::read(&watched.path).and_then(|config| {
             let stamps = stamps(&watched.path, &config);
             WebSettings::build(config).map(|settings| (settings, stamps))
         });
