@@ -51,7 +51,7 @@
     // until DeadmanExpired has fired (its `for`), so the two hand over with
     // no gap.
     alertKeepFiringFor: {
-      DeadmanExpirySoon: self.alertFor.DeadmanExpired,
+      DeadmanExpirySoon: $._config.alertFor.DeadmanExpired,
     },
 
     // DeadmanCheckVolumeDrop: fire when the last hour holds less than this
@@ -85,5 +85,14 @@
     dashboardDatasource: 'prometheus',
     dashboardRefresh: '30s',
     dashboardTimeFrom: 'now-6h',
+
+    // The PrometheusRule (examples/kubernetes/prometheusrule.yaml) for
+    // prometheus-operator: its namespace, and the labels your Prometheus's
+    // ruleSelector matches.
+    prometheusRuleNamespace: 'monitoring',
+    prometheusRuleLabels: {
+      'app.kubernetes.io/name': 'deadman',
+      'app.kubernetes.io/component': 'alerting-rules',
+    },
   },
 }

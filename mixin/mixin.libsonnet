@@ -21,14 +21,14 @@
   prometheusRuleGroups:: {
     local rules = $.prometheusRules.groups,
     local alerts = $.prometheusAlerts.groups,
-    local names = std.uniq(std.sort([g.name for g in rules + alerts])),
-    local order = [g.name for g in rules] + [g.name for g in alerts if !std.member([r.name for r in rules], g.name)],
+    local ruleNames = [g.name for g in rules],
+    local names = ruleNames + [g.name for g in alerts if !std.member(ruleNames, g.name)],
     groups: [
       {
         name: name,
-        rules: std.flattenArrays([g.rules for g in rules if g.name == name] + [g.rules for g in alerts if g.name == name]),
+        rules: std.flattenArrays([g.rules for g in rules + alerts if g.name == name]),
       }
-      for name in order
+      for name in names
     ],
   },
 }

@@ -374,14 +374,15 @@ pub(crate) fn scale_rules(original: &str) -> (String, Vec<ScaledFor>) {
         let ending = &line[body.len()..];
         let trimmed = body.trim_start();
         let indent = &body[..body.len() - trimmed.len()];
+        // The file is rendered by jsonnet, which quotes every string value.
         if let Some(name) = trimmed.strip_prefix("- alert:") {
-            alert = name.trim().to_string();
+            alert = name.trim().trim_matches('"').to_string();
         }
         let field = ["for", "keep_firing_for"]
             .into_iter()
             .find_map(|f| Some((f, trimmed.strip_prefix(f)?.strip_prefix(':')?)));
         if let Some((field, value)) = field {
-            let value = value.trim();
+            let value = value.trim().trim_matches('"');
             let ms = duration_ms(value)
                 .unwrap_or_else(|| panic!("cannot parse `{field}: {value}` of alert {alert}"));
             assert_eq!(

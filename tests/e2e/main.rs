@@ -55,8 +55,8 @@ use stack::*;
 /// interval of the examples' Prometheus and Alertmanager configs, is divided
 /// by this.
 ///
-/// The rules' timing (see "Timing" and "Exporter outages" at the top of
-/// alerts/deadman.rules.yml) rests on ratios between the per-check alerts'
+/// The rules' timing (README.md "Alerting": "From deadline to page", "When
+/// the exporter dies") rests on ratios between the per-check alerts'
 /// `for` (30s), the scrape interval (15s), the evaluation interval (30s) and
 /// group_wait (30s): the page comes within evaluation + for + group_wait of a
 /// deadline (<= 2m), and an alert that turned pending just before the
@@ -66,7 +66,7 @@ use stack::*;
 /// than a 1s scrape). So everything is scaled by one factor, and 15 is the
 /// one that makes the example's scrape interval the shortest practical one
 /// (1s): scrape 1s, evaluation 2s, group_wait 2s, per-check `for` 2s,
-/// DeadmanExporterDown 20s, volume alerts 40s; the issue's "deadline + 2
+/// DeadmanExporterDown 20s, volume alerts 2s; the issue's "deadline + 2
 /// minutes" is [`PAGE_BOUND`] = 8s.
 ///
 /// Every `for` in the file is a whole number of seconds divisible by 15, so

@@ -1,0 +1,4 @@
+// dashboards/*.json (jsonnet -m): one file per dashboard.
+function(overrides={})
+  local mixin = (import '../mixin.libsonnet') + overrides;
+  mixin.grafanaDashboards
