@@ -456,9 +456,9 @@ class CheckKubernetesTest(unittest.TestCase):
         self.edit("prometheusrule.yaml", lambda d: d["metadata"].update(namespace="default"))
         self.assertFails("(PrometheusRule default/deadman): metadata.namespace: is 'default', the ServiceMonitor's is 'monitoring'")
 
-    def test_missing_prometheus_rule_is_a_note(self):
-        out = self.assertPasses()
-        self.assertIn("note: no PrometheusRule", out)
+    def test_missing_prometheus_rule(self):
+        (self.dir / "prometheusrule.yaml").unlink()
+        self.assertFails("PrometheusRule: none found", "resources[", "prometheusrule.yaml does not exist")
 
     # -- the CronJob -----------------------------------------------------------
 
