@@ -81,10 +81,25 @@
       overview: 'deadman-overview',
       check: 'deadman-check',
     },
+    // Every dashboard carries all of these; each dashboard's "deadman" link
+    // lists the dashboards that do.
     dashboardTags: ['deadman', 'prometheus'],
-    dashboardDatasource: 'prometheus',
-    dashboardRefresh: '30s',
-    dashboardTimeFrom: 'now-6h',
+    // A datasource name or uid; '' leaves the choice to Grafana (its default
+    // datasource), as the shipped dashboards do, so that they work whatever
+    // the Prometheus datasource is called.
+    dashboardDatasource: '',
+    dashboardRefresh: '1m',
+    // Per dashboard: a day of the overview shows the daily jobs; a week of
+    // one check shows its weekly runs and week-over-week volume.
+    dashboardTimeFrom: {
+      overview: 'now-24h',
+      check: 'now-7d',
+    },
+    // Label matchers (without braces) every dashboard query starts with. It
+    // must contain job=~"$job" (the `job` variable, whose choices come from
+    // deadmanSelector); add the other matchers of deadmanSelector (e.g.
+    // cluster="eu") to keep the panels to them as well.
+    dashboardSelector: 'job=~"$job"',
 
     // The PrometheusRule (examples/kubernetes/prometheusrule.yaml) for
     // prometheus-operator: its namespace, and the labels your Prometheus's
