@@ -34,6 +34,12 @@
       DeadmanCheckFailing: '30s',
       DeadmanCheckRunningTooLong: '30s',
       DeadmanCheckAuthFailing: '30s',
+      // A value's own `for` (value.for in the config) comes on top.
+      DeadmanCheckValueOutOfRange: '30s',
+      // The ratio moves at every run; 5m keeps one borderline run from
+      // flapping it.
+      DeadmanCheckFailureRateHigh: '5m',
+      DeadmanCheckRanTooShort: '30s',
       DeadmanCheckVolumeLow: '30s',
       DeadmanCheckVolumeHigh: '30s',
       DeadmanCheckVolumeDrop: '15m',

@@ -15,6 +15,7 @@
 // dashboards/*.json and examples/kubernetes/prometheusrule.yaml.
 (import 'config.libsonnet') +
 (import 'rules/rules.libsonnet') +
+(import 'rules/reports.libsonnet') +
 (import 'alerts/alerts.libsonnet') +
 (import 'dashboards/dashboards.libsonnet') +
 {

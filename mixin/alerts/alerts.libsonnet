@@ -3,13 +3,14 @@
 (import 'checks.libsonnet') +
 (import 'volume.libsonnet') +
 (import 'expiry.libsonnet') +
+(import 'reports.libsonnet') +
 (import 'exporter.libsonnet') +
 {
   prometheusAlerts+:: {
     groups+: [
       {
         name: 'deadman.checks',
-        rules: $.checkAlerts + $.volumeAlerts + $.expiryAlerts,
+        rules: $.checkAlerts + $.reportAlerts + $.volumeAlerts + $.expiryAlerts,
       },
       {
         name: 'deadman.exporter',

@@ -30,6 +30,17 @@ local promql = import '../lib/promql.libsonnet';
       } + extra,
     } + alert.timing(config, name),
 
+  // failure_threshold: not while fewer runs than the threshold failed in a
+  // row. Written as `unless` a known shortfall, so a check whose count or
+  // threshold is not exported pages at its first failure, as before.
+  local failedEnough = |||
+    unless on (check)
+    (
+        job_check:deadman_check_consecutive_failures:max
+      < job_check:deadman_check_failure_threshold:max
+    )
+  |||,
+
   checkAlerts:: [
     // The deadline already includes the check's grace period. `for` only
     // holds the alert for one more evaluation, so that a deadline passing
@@ -49,7 +60,8 @@ local promql = import '../lib/promql.libsonnet';
     // The most recent run failed: the newest failure (any replica) is newer
     // than the newest success (any replica). Using the maxima of both means
     // a failure on one replica followed by a success on another is
-    // correctly seen as recovered.
+    // correctly seen as recovered. With failure_threshold = N, only once N
+    // runs in a row failed (see failedEnough).
     rule(
       'DeadmanCheckFailing',
       |||
@@ -57,7 +69,7 @@ local promql = import '../lib/promql.libsonnet';
             job_check:deadman_check_last_failure_timestamp_seconds:max
           > job_check:deadman_check_last_success_timestamp_seconds:max
         )
-      |||,
+      ||| + failedEnough,
       "Deadman check's most recent run failed.",
       [
         '{{- $reason := "unknown" -}}',
@@ -65,8 +77,9 @@ local promql = import '../lib/promql.libsonnet';
         '{{- $reason = .Labels.reason -}}',
         '{{- end -}}',
         alert.whoIs,
-        'reported a failure for its most recent run (reason: {{ $reason }}).',
-        alert.lastSuccessFromValue,
+        'reported a failure for its most recent run (reason: {{ $reason }}{{ with printf `job_check:deadman_check_last_failure_exit_status:latest{job=%q,check=%q}` $labels.job $labels.check | query }}, exit status {{ . | first | value }}{{ end }}).'
+        + '{{ with printf `job_check:deadman_check_consecutive_failures:max{job=%q,check=%q} > 1` $labels.job $labels.check | query }} It has failed {{ . | first | value }} runs in a row.{{ end }}',
+        alert.lastSuccessFromValue + alert.checkPage,
       ],
     ),
 
@@ -100,7 +113,9 @@ local promql = import '../lib/promql.libsonnet';
     // summing, so counter resets on restart are not miscounted; requiring
     // the check to still be failing means one auth failure that a later run
     // recovered from does not page. Alertmanager inhibits
-    // DeadmanCheckFailing/Late for the same check while this fires.
+    // DeadmanCheckFailing/Late for the same check while this fires. It
+    // honours failure_threshold like DeadmanCheckFailing: an API answering
+    // 401 once in a while is what a threshold is for.
     rule(
       'DeadmanCheckAuthFailing',
       promql.expr(config, |||
@@ -118,13 +133,13 @@ local promql = import '../lib/promql.libsonnet';
               ) > 0
             )
         )
-      |||, { withoutReason: promql.without(config, ['reason']) }),
+      ||| + failedEnough, { withoutReason: promql.without(config, ['reason']) }),
       'Deadman check fails to authenticate; its credentials need renewing.',
       [
         alert.whoIs,
         'is failing with authentication errors (reason="auth"): the credentials it uses have',
         'probably expired, been rotated or been revoked, and retrying will not help.',
-        alert.lastSuccessFromValue,
+        alert.lastSuccessFromValue + alert.checkPage,
       ],
       {
         remediation: std.join(' ', [

@@ -59,14 +59,17 @@ local promql = import 'promql.libsonnet';
   // last branch. `or on (check)` keeps one series per check; the labels of
   // an ALERTS series are the alert's own, so the alert keeps its identity
   // (and activation time) across the branches.
-  gated(config, alert, value)::
+  // `by` are the labels that identify one alert: the check, and for
+  // alerts about one part of a check (a declared value) that part too;
+  // `identity` is a series with exactly one element per such alert.
+  gated(config, alert, value, by=['check'], identity='check:deadman_check_info:max')::
     promql.expr(config, |||
       (
           %(value)s
-        and on (check)
+        and on (%(by)s)
           (
-              (check:deadman_check_info:max and on () (max(up{%(sel)s}) == 1))
-            or on (check)
+              (%(identity)s and on () (max(up{%(sel)s}) == 1))
+            or on (%(by)s)
               (
                   ALERTS{alertname="%(alert)s", alertstate="firing", %(sel)s}
                 unless on ()
@@ -74,7 +77,7 @@ local promql = import 'promql.libsonnet';
               )
           )
       )
-      or on (check)
+      or on (%(by)s)
         (
             max without (alertname, alertstate) (
               ALERTS{alertname="%(alert)s", alertstate="firing", %(sel)s}
@@ -82,7 +85,7 @@ local promql = import 'promql.libsonnet';
           unless on ()
             (max(up{%(sel)s}) == 1)
         )
-    |||, { alert: alert, value: $.indent($.withOwner(value), 4) }),
+    |||, { alert: alert, value: $.indent($.withOwner(value), 4), by: promql.labelList(by), identity: identity }),
 
   // A freshness-style per-check alert: its value is seconds since the last
   // success, present while `condition` holds; gated as above.
@@ -108,6 +111,11 @@ local promql = import 'promql.libsonnet';
 
   // The last success, queried (for alerts whose value is something else).
   lastSuccessQueried:: '{{ with printf `time() - (job_check:deadman_check_last_success_timestamp_seconds:max{job=%q,check=%q} > 0)` $labels.job $labels.check | query }}It last succeeded {{ . | first | value | humanizeDuration }} ago.{{ else }}It has never succeeded.{{ end }}',
+
+  // " Its last failure message and ping history: <the check's page>." when
+  // deadman runs with --web.external-url (the `url` label of
+  // deadman_check_info); nothing otherwise.
+  checkPage:: '{{ range printf `max by (url) (deadman_check_info{job=%q,check=%q,url!=""})` $labels.job $labels.check | query }} Its last failure message and ping history: {{ .Labels.url }}{{ end }}',
 
   // The check's own runbook_url, or the README anchor of the alert.
   checkRunbook(config, alert)::

@@ -25,4 +25,28 @@
 
   // The default runbook of an alert: the README anchor named after it.
   runbook(config, alert):: config.runbookUrlBase + std.asciiLower(alert),
+
+  // A recording rule.
+  record(config, name, text):: { record: name, expr: $.expr(config, text) },
+
+  // A recording rule for a configuration value: the live value of any
+  // replica wins; only while no replica of the job is up is the value last
+  // seen in `memoryLong` used. That bridges restarts and scrape failures
+  // without masking a config change (removing it stops its alert at once
+  // while any replica is up). max across replicas if they disagree during a
+  // rollout.
+  configValue(config, name, metric)::
+    self.record(config, name, std.strReplace(|||
+      (
+        max %(without)s (METRIC{%(sel)s})
+      )
+      or
+      (
+          max %(without)s (
+            last_over_time(METRIC{%(sel)s}[%(long)s])
+          )
+        unless on ()
+          (up{%(sel)s} == 1)
+      )
+    |||, 'METRIC', metric)),
 }
