@@ -121,7 +121,7 @@ impl CheckReport {
     /// What `check` with state `view` means at `now` (Unix seconds).
     pub fn new(check: &Check, view: &CheckView, now: f64) -> CheckReport {
         let state = &view.state;
-        let deadline = state.deadline(&check.schedule, check.grace);
+        let deadline = check.deadline(state);
         let status = state.status(deadline, now);
         let runs: Vec<RunReport> = state
             .runs

@@ -126,7 +126,7 @@ fn rows(check: &Check, state: Option<&CheckState>, now: f64) -> Vec<(&'static st
     rows.push(("Runbook", or_unset(&check.runbook)));
     rows.push(("Ping URL", format!("/ping/{}", check.name)));
     if let Some(s) = state {
-        let deadline = s.deadline(&check.schedule, check.grace);
+        let deadline = check.deadline(s);
         rows.push(("State now", s.status(deadline, now).as_str().to_string()));
         rows.push(("Last success", format_timestamp(s.last_success)));
         rows.push(("Deadline", format_timestamp(deadline)));
@@ -157,7 +157,7 @@ pub fn markdown(config: &Config, states: Option<&HashMap<String, CheckState>>, n
         let state = states.and_then(|s| s.get(&check.name));
         let status = state
             .map(|s| {
-                let deadline = s.deadline(&check.schedule, check.grace);
+                let deadline = check.deadline(s);
                 s.status(deadline, now).as_str()
             })
             .unwrap_or("unknown");

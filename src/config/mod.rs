@@ -9,6 +9,8 @@
 //! * [`check`] — the validated [`Check`] and its value types;
 //! * `defaults` — `[defaults]`; `fields` — one parser per field;
 //!   `expectations` — `[check.volume]` and `[[check.expiry]]`;
+//!   `assertions` — `[[check.value]]`, failure thresholds and ratios,
+//!   `min_runtime`, and pauses;
 //! * [`secrets`] — a check's token, and whether secrets are read;
 //!   `badges` — `[badges]`, the secret public badge keys come from;
 //! * [`error`] — [`ConfigError`], and the list that gathers them.
@@ -25,6 +27,7 @@ use serde::Deserialize;
 use crate::auth::Token;
 use crate::model::schedule::Schedule;
 
+mod assertions;
 mod badges;
 mod check;
 mod defaults;
@@ -45,6 +48,7 @@ use rate_limit::parse_rate_limit;
 pub use rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
 pub use secrets::Secrets;
 
+use assertions::{validate_assertions, RawAssertions, RawValue};
 use badges::{validate_badges, RawBadges};
 use defaults::{Defaults, InheritedOwner, RawDefaults};
 use error::{invalid, ErrorList};
@@ -137,6 +141,31 @@ struct RawCheck {
     volume: Option<RawVolume>,
     #[serde(default)]
     expiry: Vec<RawExpiry>,
+    #[serde(default)]
+    value: Vec<RawValue>,
+    failure_threshold: Option<i64>,
+    max_failure_ratio: Option<f64>,
+    failure_ratio_window: Option<String>,
+    min_runtime: Option<String>,
+    paused: Option<bool>,
+    paused_until: Option<String>,
+    pause_reason: Option<String>,
+}
+
+impl RawCheck {
+    /// The keys `assertions` validates, taken out.
+    fn take_assertions(&mut self) -> RawAssertions {
+        RawAssertions {
+            value: std::mem::take(&mut self.value),
+            failure_threshold: self.failure_threshold.take(),
+            max_failure_ratio: self.max_failure_ratio.take(),
+            failure_ratio_window: self.failure_ratio_window.take(),
+            min_runtime: self.min_runtime.take(),
+            paused: self.paused.take(),
+            paused_until: self.paused_until.take(),
+            pause_reason: self.pause_reason.take(),
+        }
+    }
 }
 
 impl Config {
@@ -240,6 +269,22 @@ impl Config {
                     check.name,
                     crate::auth::MIN_TOKEN_CHARS
                 )
+            })
+            .collect()
+    }
+
+    /// Checks whose `paused_until` has passed at `now`. That is valid (the
+    /// pause is over and the check is watched again) but the keys were
+    /// probably left behind: `check-config` and every load warn about them.
+    pub fn ended_pauses(&self, now: f64) -> Vec<String> {
+        (self.checks.iter())
+            .filter_map(|check| {
+                let until = check.pause.as_ref()?.until.filter(|until| *until <= now)?;
+                Some(format!(
+                    "check {:?}: paused_until {} has passed, so the check is no longer                      paused; remove paused_until (and pause_reason)",
+                    check.name,
+                    crate::text::format_timestamp(until)
+                ))
             })
             .collect()
     }
@@ -409,12 +454,13 @@ fn validate_checks(
 /// error is recorded gets a stand-in value, so the fields after it are
 /// still validated; the check is then rejected.
 fn validate_check(
-    raw: RawCheck,
+    mut raw: RawCheck,
     defaults: &Defaults,
     location: &str,
     tokens: TokenLoader,
 ) -> Result<Check, ConfigError> {
     let mut errors = ErrorList::default();
+    let asserted = raw.take_assertions();
     let name = errors.take(validate_name(raw.name, location));
     let owner = match (raw.owner, &defaults.owner) {
         (Some(owner), _) => errors.take(validate_owner(location, owner)),
@@ -446,6 +492,8 @@ fn validate_check(
         errors.take(validate_label(location, label, value));
     }
     let volume = errors.optional(raw.volume, |v| validate_volume(v, timezone, location));
+    let max_runtime = max_runtime.or(defaults.max_runtime);
+    let asserted = validate_assertions(asserted, max_runtime, location, &mut errors);
     let expiries = errors.take(validate_expiries(raw.expiry, location));
 
     errors.finish(Check {
@@ -458,7 +506,7 @@ fn validate_check(
         // Only a stand-in when the schedule is invalid, and then rejected.
         schedule: schedule.unwrap_or(Schedule::Every(DEFAULT_GRACE)),
         grace: (grace.or(defaults.grace)).unwrap_or(DEFAULT_GRACE),
-        max_runtime: max_runtime.or(defaults.max_runtime),
+        max_runtime,
         rate_limit: (rate_limit.or(defaults.rate_limit)).unwrap_or(Some(DEFAULT_RATE_LIMIT)),
         methods: (methods.or(defaults.methods)).unwrap_or(Methods::ALL),
         token: token.flatten().or_else(|| defaults.token.clone()),
@@ -469,6 +517,12 @@ fn validate_check(
         recovery: raw.recovery.unwrap_or_default(),
         volume,
         expiries: expiries.unwrap_or_default(),
+        values: asserted.values,
+        failure_threshold: (asserted.failure_threshold.or(defaults.failure_threshold))
+            .unwrap_or(1),
+        failure_ratio: asserted.failure_ratio,
+        min_runtime: asserted.min_runtime,
+        pause: asserted.pause,
     })
 }
 
