@@ -331,7 +331,7 @@ mod tests {
         );
         assert_eq!(
             error(r#"{"values": {"a": 1e16}}"#),
-            "value.a is 1e16, out of range; a value may be at most 1e15 (1000000000000000) either side of 0"
+            "value.a is 1e+16, out of range; a value may be at most 1e15 (1000000000000000) either side of 0"
         );
         assert_eq!(
             error(r#"{"values": {"a": "NaN"}}"#),

@@ -475,4 +475,43 @@ every = "1h"
         assert_eq!(batch.states[0].1.removed_at, None, "came back");
         assert_eq!(batch.states[0].1.first_configured, 1000.0, "kept its state");
     }
+    #[test]
+    fn finished_runs_of_checks_with_a_failure_ratio_are_counted_per_minute() {
+        let config = config(
+            "[[check]]\nname = \"flaky\"\nowner = \"ops\"\nevery = \"1h\"\n\
+             max_failure_ratio = 0.2\nfailure_ratio_window = \"1h\"\n\n\
+             [[check]]\nname = \"plain\"\nowner = \"ops\"\nevery = \"1h\"\n",
+        );
+        let mut set = started(&config, 6000.0);
+        let mut fail = job("flaky", None, None, 6010.0);
+        fail.ping.kind = Kind::Fail;
+        let mut start = job("flaky", None, None, 6011.0);
+        start.ping.kind = Kind::Start;
+        let jobs = [
+            job("flaky", None, None, 6001.0),
+            fail,
+            start,
+            job("plain", None, None, 6002.0),
+        ];
+        let (batch, _) = set.plan_pings(&jobs, &config);
+        assert_eq!(batch.run_buckets.len(), 1, "one minute of one check");
+        assert_eq!(
+            (batch.run_buckets[0].bucket.runs, batch.run_buckets[0].bucket.failures),
+            (2, 1),
+            "the start is no finished run"
+        );
+        set.apply(&batch, &config, 6020.0);
+        // The next batch starts from the totals already kept.
+        let (batch, _) = set.plan_pings(&[job("flaky", None, None, 6030.0)], &config);
+        assert_eq!(batch.run_buckets[0].bucket.runs, 3);
+        set.apply(&batch, &config, 6030.0);
+        let view = set.snapshot();
+        let flaky = view.get("flaky").expect("flaky");
+        assert_eq!(flaky.run_buckets.since(0.0).runs, 3);
+        assert!(view.get("plain").is_some_and(|v| v.run_buckets.is_empty()));
+        // An hour and a minute later the window no longer needs the bucket.
+        set.prune_windows(&config, 6030.0 + 3660.0);
+        assert!(set.snapshot().get("flaky").is_some_and(|v| v.run_buckets.is_empty()));
+    }
 }
+

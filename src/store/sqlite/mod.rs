@@ -135,8 +135,10 @@ mod tests {
     use super::schema::{APPLICATION_ID, MIGRATIONS};
     use super::*;
     use crate::model::recent_rids::RID_MIN_COUNT;
+    use crate::model::failure_ratio::RunBucket;
+    use crate::model::values::ReportedValue;
     use crate::model::{CheckState, FailReason, Kind, Run};
-    use crate::store::seam::RidRow;
+    use crate::store::seam::{RidRow, RunBucketRow};
     use std::fs::{File, OpenOptions};
 
     fn history(check: &str, at: f64, message: &str) -> HistoryRow {
@@ -169,6 +171,29 @@ mod tests {
             started: 19.0,
             started_mono: None,
         }];
+        state.consecutive_failures = 3;
+        state.last_failure_exit_status = Some(3);
+        state.last_success_duration = Some(0.25);
+        let out = ReportedValue {
+            value: 37.5,
+            at: 20.0,
+            out_of_range_since: Some(19.5),
+        };
+        state.values.insert("unmatched".into(), out);
+        let ok = ReportedValue {
+            value: -1.0,
+            at: 20.0,
+            out_of_range_since: None,
+        };
+        state.values.insert("lag".into(), ok);
+        let bucket = |minute, runs, failures| RunBucketRow {
+            check: "a".into(),
+            bucket: RunBucket {
+                minute,
+                runs,
+                failures,
+            },
+        };
         {
             let mut store = SqliteStore::open(dir.path()).expect("open");
             store
@@ -180,6 +205,16 @@ mod tests {
                         rid: "r1".into(),
                         at: 20.0,
                     }],
+                    run_buckets: vec![bucket(7, 2, 1), bucket(5, 1, 0)],
+                    history_limit: 100,
+                    ..Batch::default()
+                })
+                .expect("commit");
+            // Whole totals replace the row; old minutes are pruned.
+            store
+                .commit(&Batch {
+                    run_buckets: vec![bucket(7, 3, 2)],
+                    prune_run_buckets_before: Some(6),
                     history_limit: 100,
                     ..Batch::default()
                 })
@@ -190,6 +225,7 @@ mod tests {
         assert_eq!(snapshot.checks, vec![("a".to_string(), state)]);
         assert_eq!(snapshot.rids.len(), 1);
         assert_eq!(snapshot.rids[0].kind, Kind::Fail);
+        assert_eq!(snapshot.run_buckets, vec![bucket(7, 3, 2)]);
     }
 
     #[test]
@@ -468,10 +504,50 @@ mod tests {
     }
 
     #[test]
+    fn version_2_database_is_migrated_and_a_failing_check_keeps_failing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+            conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+            conn.execute_batch(MIGRATIONS[1]).expect("v2 schema");
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .expect("id");
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+            // "a" failed after its last success; "b" succeeded last.
+            for (name, success, failure) in [("a", 2, 3), ("b", 3, 2)] {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO checks VALUES ('{name}', 1, NULL, {success}, {failure}, \
+                         'auth', 0, 0, 1, 1, 0, 0, 7, 1, 0, 0, 0, 0, 0, 0, '[]', '{{}}')"
+                    ),
+                    [],
+                )
+                .expect("v2 row");
+            }
+        }
+        let mut store = SqliteStore::open(dir.path()).expect("migrates");
+        let snapshot = store.load().expect("load");
+        let state = |name: &str| {
+            (snapshot.checks.iter())
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+                .expect("kept")
+        };
+        assert_eq!(state("a").consecutive_failures, 1);
+        assert_eq!(state("b").consecutive_failures, 0);
+        assert_eq!(state("a").records, 7);
+        assert!(state("a").values.is_empty());
+        assert_eq!(state("a").last_success_duration, None);
+        assert!(snapshot.run_buckets.is_empty());
+    }
+
+    #[test]
     fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
         let cases = [
             ("runs", "'not json'", "checks.runs"),
             ("expiries", "'[1]'", "checks.expiries"),
+            ("reported_values", "'{\"a\": 1}'", "checks.reported_values"),
             (
                 "last_failure_reason",
                 "'bored'",

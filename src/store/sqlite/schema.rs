@@ -80,8 +80,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "#,
     // 3: what a run reports and how runs fail (issue #14).
     r#"
-    -- failed runs since the last success
+    -- failed runs since the last success; a check failing at the upgrade
+    -- has failed at least once in a row (its earlier failures are unknown)
     ALTER TABLE checks ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+    UPDATE checks SET consecutive_failures = 1 WHERE last_failure > last_success;
     -- the exit status of the most recent failure, if it was reported as one
     ALTER TABLE checks ADD COLUMN last_failure_exit_status INTEGER;
     -- how long the most recent success ran, when it had a start

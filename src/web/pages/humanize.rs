@@ -16,6 +16,16 @@ pub fn span(seconds: f64) -> String {
     }
 }
 
+/// How long a run took: tenths of a second under a minute ("0.2 s",
+/// "12.5 s"), where a too-short run is told apart; [`span`] above.
+pub fn run_time(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else {
+        span(seconds)
+    }
+}
+
 /// `at` relative to `now`: "3 min ago" or "in 9 h"; "never" for 0.
 pub fn relative(at: f64, now: f64) -> String {
     if at <= 0.0 || !at.is_finite() {
