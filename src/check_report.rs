@@ -283,7 +283,12 @@ fn ratio_report(check: &Check, view: &CheckView, now: f64) -> Option<RatioReport
     })
 }
 
-fn value_report(check: &Check, declared: &DeclaredValue, state: &CheckState, now: f64) -> ValueReport {
+fn value_report(
+    check: &Check,
+    declared: &DeclaredValue,
+    state: &CheckState,
+    now: f64,
+) -> ValueReport {
     let reported = state.values.get(&declared.name);
     let stale_at = reported.map(|r| check.schedule.deadline(r.at, check.grace));
     let stale = stale_at.is_some_and(|at| now >= at);
@@ -494,7 +499,11 @@ mod tests {
         state.consecutive_failures = 2;
         let report = CheckReport::new(&check, &view(state.clone()), NOW + 20.0);
         assert_eq!(report.conditions, [Condition::Up]);
-        assert_eq!(report.status, Status::Failing, "the base status is the last run's");
+        assert_eq!(
+            report.status,
+            Status::Failing,
+            "the base status is the last run's"
+        );
         state.consecutive_failures = 3;
         assert_eq!(conditions(&check, state, NOW + 20.0), [Condition::Failing]);
     }
@@ -505,9 +514,16 @@ mod tests {
         let mut state = CheckState::new(NOW);
         state.last_success = NOW + 10.0;
         state.last_success_duration = Some(0.2);
-        assert_eq!(conditions(&check, state.clone(), NOW + 20.0), [Condition::RanTooShort]);
+        assert_eq!(
+            conditions(&check, state.clone(), NOW + 20.0),
+            [Condition::RanTooShort]
+        );
         state.last_success_duration = None;
-        assert_eq!(conditions(&check, state.clone(), NOW + 20.0), [Condition::Up], "unknown is not short");
+        assert_eq!(
+            conditions(&check, state.clone(), NOW + 20.0),
+            [Condition::Up],
+            "unknown is not short"
+        );
         state.last_success_duration = Some(30.0);
         assert_eq!(conditions(&check, state, NOW + 20.0), [Condition::Up]);
     }
@@ -521,10 +537,19 @@ mod tests {
         assert_eq!(report.values[0].value, None);
         assert_eq!(report.conditions, [Condition::Up]);
         let declared = check.values.clone();
-        crate::model::values::record(&mut state.values, "unmatched", 37.0, NOW + 10.0, declared.first());
+        crate::model::values::record(
+            &mut state.values,
+            "unmatched",
+            37.0,
+            NOW + 10.0,
+            declared.first(),
+        );
         let report = CheckReport::new(&check, &view(state.clone()), NOW + 20.0);
         let value = &report.values[0];
-        assert_eq!((value.value, value.reported), (Some(37.0), Some(NOW + 10.0)));
+        assert_eq!(
+            (value.value, value.reported),
+            (Some(37.0), Some(NOW + 10.0))
+        );
         assert_eq!(value.for_seconds, Some(1800.0));
         assert_eq!(value.out_of_range_since, Some(NOW + 10.0));
         // Stale one period and grace (1h 10m) after the report.
@@ -549,15 +574,22 @@ mod tests {
         });
         let report = CheckReport::new(&check, &view, NOW + 200.0);
         let ratio = report.failure_ratio.clone().expect("declared");
-        assert_eq!((ratio.runs, ratio.failures, ratio.ratio, ratio.high), (4, 1, Some(0.25), true));
+        assert_eq!(
+            (ratio.runs, ratio.failures, ratio.ratio, ratio.high),
+            (4, 1, Some(0.25), true)
+        );
         assert_eq!(ratio.window, 3600.0);
         assert_eq!(report.conditions, [Condition::FailureRateHigh]);
-        assert_eq!(CheckReport::new(&check, &view, NOW + 3800.0).conditions, [Condition::Up]);
+        assert_eq!(
+            CheckReport::new(&check, &view, NOW + 3800.0).conditions,
+            [Condition::Up]
+        );
     }
 
     #[test]
     fn a_paused_check_shows_paused_first_until_its_pause_ends() {
-        let check = check("paused_until = \"2027-01-15T09:00:00Z\"\npause_reason = \"migration\"\n");
+        let check =
+            check("paused_until = \"2027-01-15T09:00:00Z\"\npause_reason = \"migration\"\n");
         let end = 1_800_003_600.0;
         let mut state = CheckState::new(NOW);
         state.last_success = NOW;
@@ -577,4 +609,3 @@ mod tests {
         assert!(!Condition::Paused.is_problem());
     }
 }
-

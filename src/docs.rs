@@ -88,7 +88,9 @@ fn plain_expiries(
             let when = match at {
                 None if review => "review date not known until the integration reports it".into(),
                 None => "expiry not known until the integration reports it".to_string(),
-                Some(at) if at <= now && review => format!("REVIEW OVERDUE since {}", format_timestamp(at)),
+                Some(at) if at <= now && review => {
+                    format!("REVIEW OVERDUE since {}", format_timestamp(at))
+                }
                 Some(at) if at <= now => format!("EXPIRED {}", format_timestamp(at)),
                 Some(at) => format!(
                     "{} {} (in {})",
@@ -113,7 +115,10 @@ fn plain_pause(check: &Check, now: f64) -> Option<String> {
     let pause = check.pause.as_ref()?;
     let when = match pause.until {
         Some(until) if until <= now => format!("ended {}", format_timestamp(until)),
-        Some(until) => format!("until {} (no alert fires until then)", format_timestamp(until)),
+        Some(until) => format!(
+            "until {} (no alert fires until then)",
+            format_timestamp(until)
+        ),
         None => "yes, with no end set (no alert fires)".to_string(),
     };
     Some(match pause.reason.trim() {
@@ -126,7 +131,10 @@ fn plain_pause(check: &Check, now: f64) -> Option<String> {
 fn plain_assertions(check: &Check, state: Option<&CheckState>) -> Vec<(&'static str, String)> {
     let mut rows = Vec::new();
     if check.failure_threshold > 1 {
-        let text = format!("pages after {} failed runs in a row", check.failure_threshold);
+        let text = format!(
+            "pages after {} failed runs in a row",
+            check.failure_threshold
+        );
         rows.push(("Failures", text));
     }
     if let Some(ratio) = &check.failure_ratio {
@@ -138,7 +146,10 @@ fn plain_assertions(check: &Check, state: Option<&CheckState>) -> Vec<(&'static 
         rows.push(("Failure rate", text));
     }
     if let Some(min) = check.min_runtime {
-        let text = format!("a success faster than {} is suspicious", plain_duration(min));
+        let text = format!(
+            "a success faster than {} is suspicious",
+            plain_duration(min)
+        );
         rows.push(("Min runtime", text));
     }
     for value in &check.values {
@@ -153,7 +164,10 @@ fn plain_assertions(check: &Check, state: Option<&CheckState>) -> Vec<(&'static 
             description => format!("{} ({description}): {bounds}", value.name),
         };
         if let Some(for_duration) = value.for_duration {
-            text.push_str(&format!(", paging after {} out of range", plain_duration(for_duration)));
+            text.push_str(&format!(
+                ", paging after {} out of range",
+                plain_duration(for_duration)
+            ));
         }
         if let Some(reported) = state.and_then(|s| s.values.get(&value.name)) {
             let at = format_timestamp(reported.at);
@@ -231,7 +245,9 @@ fn reviews<'a>(
             (check.expiries.iter())
                 .filter(|e| e.kind == ExpiryKind::Review)
                 .map(move |e| {
-                    let at = state.and_then(|s| s.expiries.get(&e.name).copied()).or(e.at);
+                    let at = state
+                        .and_then(|s| s.expiries.get(&e.name).copied())
+                        .or(e.at);
                     (check.name.as_str(), e.name.as_str(), at)
                 })
         })
@@ -288,7 +304,11 @@ pub fn markdown(config: &Config, states: Option<&HashMap<String, CheckState>>, n
     if !reviews.is_empty() {
         let _ = writeln!(out, "\n## Reviews\n");
         for (check, name, at) in reviews {
-            let _ = writeln!(out, "- [{check}](#{check}) {name}: {}", review_when(at, now));
+            let _ = writeln!(
+                out,
+                "- [{check}](#{check}) {name}: {}",
+                review_when(at, now)
+            );
         }
     }
     for check in &config.checks {

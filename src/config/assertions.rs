@@ -58,7 +58,6 @@ pub(super) fn validate_assertions(
     location: &str,
     errors: &mut ErrorList,
 ) -> Assertions {
-    let values = errors.take(validate_values(raw.value, location));
     let failure_threshold = errors.optional(raw.failure_threshold, |n| {
         parse_failure_threshold(location, n)
     });
@@ -76,6 +75,8 @@ pub(super) fn validate_assertions(
         raw.pause_reason,
         location,
     ));
+    // Tables after keys, as a file lists them.
+    let values = errors.take(validate_values(raw.value, location));
     Assertions {
         values: values.unwrap_or_default(),
         failure_threshold,

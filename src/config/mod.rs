@@ -337,7 +337,12 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
         // serde reports unknown keys at the table itself; name the key.
         let (field, message) = match inner.strip_prefix("unknown field `") {
             Some(rest) => {
-                let key = rest.split('`').next().unwrap_or_default().to_string();
+                // The path ends with the key; inside a nested table it
+                // names the table too: value[0].maximum.
+                let key = match path.as_str() {
+                    "." => rest.split('`').next().unwrap_or_default().to_string(),
+                    path => path.to_string(),
+                };
                 let expected = rest.split_once("expected ").map_or("", |(_, e)| e);
                 let expected = expected.strip_prefix("one of ").unwrap_or(expected);
                 (
@@ -492,9 +497,9 @@ fn validate_check(
         errors.take(validate_label(location, label, value));
     }
     let volume = errors.optional(raw.volume, |v| validate_volume(v, timezone, location));
+    let expiries = errors.take(validate_expiries(raw.expiry, location));
     let max_runtime = max_runtime.or(defaults.max_runtime);
     let asserted = validate_assertions(asserted, max_runtime, location, &mut errors);
-    let expiries = errors.take(validate_expiries(raw.expiry, location));
 
     errors.finish(Check {
         name: name.unwrap_or_default(),
@@ -518,8 +523,7 @@ fn validate_check(
         volume,
         expiries: expiries.unwrap_or_default(),
         values: asserted.values,
-        failure_threshold: (asserted.failure_threshold.or(defaults.failure_threshold))
-            .unwrap_or(1),
+        failure_threshold: (asserted.failure_threshold.or(defaults.failure_threshold)).unwrap_or(1),
         failure_ratio: asserted.failure_ratio,
         min_runtime: asserted.min_runtime,
         pause: asserted.pause,

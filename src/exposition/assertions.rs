@@ -15,14 +15,26 @@ use crate::state::CheckView;
 pub(super) fn write(f: &mut Families, check: &Check, entry: &CheckView, now: f64) {
     let s = &entry.state;
     let id = [("check", check.name.as_str())];
-    f.sample(Family::ConsecutiveFailures, &id, s.consecutive_failures as f64);
-    f.sample(Family::FailureThreshold, &id, check.failure_threshold as f64);
+    f.sample(
+        Family::ConsecutiveFailures,
+        &id,
+        s.consecutive_failures as f64,
+    );
+    f.sample(
+        Family::FailureThreshold,
+        &id,
+        check.failure_threshold as f64,
+    );
     if let Some(ratio) = &check.failure_ratio {
         let view = ratio.view(&entry.run_buckets, now);
         f.sample(Family::MaxFailureRatio, &id, ratio.max_ratio);
         f.sample(Family::FailureRatioWindow, &id, ratio.window.as_secs_f64());
         f.sample(Family::FailureRatioWindowRuns, &id, view.runs as f64);
-        f.sample(Family::FailureRatioWindowFailures, &id, view.failures as f64);
+        f.sample(
+            Family::FailureRatioWindowFailures,
+            &id,
+            view.failures as f64,
+        );
     }
     if let Some(min_runtime) = check.min_runtime {
         f.sample(Family::MinRuntime, &id, min_runtime.as_secs_f64());

@@ -119,7 +119,12 @@ struct Scrape<'a> {
 }
 
 /// Appends every per-check family to `out`.
-fn write_checks(config: &Config, state: Option<&StateSnapshot>, scrape: &Scrape<'_>, out: &mut String) {
+fn write_checks(
+    config: &Config,
+    state: Option<&StateSnapshot>,
+    scrape: &Scrape<'_>,
+    out: &mut String,
+) {
     let mut f = Families::new();
     f.sample(Family::Checks, &[], config.checks.len() as f64);
     if let Some(state) = state {

@@ -311,7 +311,11 @@ mod tests {
     fn runs_in_progress_are_bounded() {
         let mut s = CheckState::new(1000.0);
         for i in 0..(MAX_RUNS_IN_PROGRESS + 10) {
-            s.apply(&ping(Kind::Start, None, None), stamp(1000.0 + i as f64), &[]);
+            s.apply(
+                &ping(Kind::Start, None, None),
+                stamp(1000.0 + i as f64),
+                &[],
+            );
         }
         assert_eq!(s.runs.len(), MAX_RUNS_IN_PROGRESS);
         assert_eq!(s.oldest_run_start(), 1010.0);
@@ -344,7 +348,10 @@ mod tests {
         s.apply(&ping(Kind::Log, None, None), stamp(1011.0), &[]);
         s.apply(&ping(Kind::Fail, None, None), stamp(1020.0), &[]);
         assert_eq!(s.consecutive_failures, 2, "logs do not count");
-        assert_eq!(s.last_failure_exit_status, None, "the last failure had none");
+        assert_eq!(
+            s.last_failure_exit_status, None,
+            "the last failure had none"
+        );
         s.apply(&exit, stamp(1030.0), &[]);
         assert_eq!(s.last_failure_exit_status, Some(3));
         // A failure stamped before the last one keeps the newest's status.
@@ -367,7 +374,10 @@ mod tests {
         s.apply(&ping(Kind::Success, Some("a"), None), stamp(1100.5), &[]);
         assert_eq!(s.last_success_duration, Some(0.5));
         s.apply(&ping(Kind::Success, None, None), stamp(1200.0), &[]);
-        assert_eq!(s.last_success_duration, None, "no start: unknown, not the old one");
+        assert_eq!(
+            s.last_success_duration, None,
+            "no start: unknown, not the old one"
+        );
         assert_eq!(s.last_duration, 0.5, "the last paired run's duration stays");
         s.apply(&ping(Kind::Start, None, None), stamp(1300.0), &[]);
         s.apply(&ping(Kind::Fail, None, None), stamp(1301.0), &[]);
@@ -389,7 +399,10 @@ mod tests {
         start.values = vec![("unmatched".into(), 37.0)];
         s.apply(&start, stamp(1010.0), &declared);
         let kept = &s.values["unmatched"];
-        assert_eq!((kept.value, kept.at, kept.out_of_range_since), (37.0, 1010.0, Some(1010.0)));
+        assert_eq!(
+            (kept.value, kept.at, kept.out_of_range_since),
+            (37.0, 1010.0, Some(1010.0))
+        );
         assert_eq!(s.pings[Kind::Start.index()], 1);
     }
 
@@ -401,7 +414,10 @@ mod tests {
         assert_eq!(s.deadline(&every, grace, None), 1660.0);
         assert_eq!(s.deadline(&every, grace, Some(5000.0)), 5660.0);
         s.apply(&ping(Kind::Success, None, None), stamp(6000.0), &[]);
-        assert_eq!(s.deadline(&every, grace, Some(5000.0)), 6660.0, "a later success wins");
+        assert_eq!(
+            s.deadline(&every, grace, Some(5000.0)),
+            6660.0,
+            "a later success wins"
+        );
     }
 }
-

@@ -106,10 +106,16 @@ impl RunBuckets {
         let first = minute_of(start);
         (self.buckets.iter().rev())
             .take_while(|b| b.minute >= first)
-            .fold(RatioView { runs: 0, failures: 0 }, |sum, b| RatioView {
-                runs: sum.runs.saturating_add(b.runs),
-                failures: sum.failures.saturating_add(b.failures),
-            })
+            .fold(
+                RatioView {
+                    runs: 0,
+                    failures: 0,
+                },
+                |sum, b| RatioView {
+                    runs: sum.runs.saturating_add(b.runs),
+                    failures: sum.failures.saturating_add(b.failures),
+                },
+            )
     }
 
     /// Drops the buckets of minutes before the one `horizon` falls in.
@@ -156,8 +162,20 @@ mod tests {
         assert_eq!(b.len(), 3);
         assert_eq!(b.get(12), Some(bucket(12, 3, 2)));
         assert_eq!(b.get(13), None);
-        assert_eq!(b.since(11.0 * 60.0 + 59.0), RatioView { runs: 4, failures: 3 });
-        assert_eq!(b.since(0.0), RatioView { runs: 5, failures: 3 });
+        assert_eq!(
+            b.since(11.0 * 60.0 + 59.0),
+            RatioView {
+                runs: 4,
+                failures: 3
+            }
+        );
+        assert_eq!(
+            b.since(0.0),
+            RatioView {
+                runs: 5,
+                failures: 3
+            }
+        );
         b.prune(11.5 * 60.0);
         assert_eq!(b.oldest(), Some(11));
         assert_eq!(minute_of(-0.5), -1);

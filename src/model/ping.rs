@@ -429,16 +429,22 @@ mod tests {
     #[test]
     fn values_on_any_kind_and_in_the_summary() {
         for action in ["", "start", "fail", "log", "3"] {
-            let p = parse_ping(&req(action, Some("value.unmatched_invoices=37&value.lag=-0.25")))
-                .expect("parses");
+            let p = parse_ping(&req(
+                action,
+                Some("value.unmatched_invoices=37&value.lag=-0.25"),
+            ))
+            .expect("parses");
             assert_eq!(
                 p.values,
-                vec![("unmatched_invoices".to_string(), 37.0), ("lag".to_string(), -0.25)],
+                vec![
+                    ("unmatched_invoices".to_string(), 37.0),
+                    ("lag".to_string(), -0.25)
+                ],
                 "{action}"
             );
         }
-        let p = parse_ping(&req("", Some("records=5&value.unmatched_invoices=37")))
-            .expect("parses");
+        let p =
+            parse_ping(&req("", Some("records=5&value.unmatched_invoices=37"))).expect("parses");
         assert_eq!(
             p.summary(),
             "success recorded (records=5, value.unmatched_invoices=37)"

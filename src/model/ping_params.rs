@@ -61,7 +61,9 @@ impl Params {
             // A stray "&" (as in "?records=5&") is not a parameter.
             "" => Ok(()),
             _ if key.starts_with("expires.") => self.add_expiry(&key["expires.".len()..], &value),
-            _ if key.starts_with("value.") => self.add_value(&key["value.".len()..], parse_value(&value)),
+            _ if key.starts_with("value.") => {
+                self.add_value(&key["value.".len()..], parse_value(&value))
+            }
             other => Err(bad(format!(
                 "unknown parameter {other:?}; accepted parameters are {ACCEPTED_PARAMS}"
             ))),
@@ -100,7 +102,11 @@ impl Params {
     }
 
     /// A value sent as a JSON number.
-    pub fn add_json_value(&mut self, name: &str, number: &serde_json::Number) -> Result<(), PingError> {
+    pub fn add_json_value(
+        &mut self,
+        name: &str,
+        number: &serde_json::Number,
+    ) -> Result<(), PingError> {
         let value = number.as_f64().unwrap_or(f64::INFINITY);
         self.add_value(name, check_bound(value, &number.to_string()))
     }

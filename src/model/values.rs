@@ -130,9 +130,7 @@ pub fn parse_value(text: &str) -> Result<f64, String> {
     };
     let is_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !is_digits(whole) || !fraction.is_none_or(is_digits) {
-        return Err(format!(
-            "must be a number such as 37 or -2.5, not {text:?}"
-        ));
+        return Err(format!("must be a number such as 37 or -2.5, not {text:?}"));
     }
     let value: f64 = trimmed
         .parse()
@@ -197,7 +195,9 @@ mod tests {
         assert_eq!(parse_value("0.001"), Ok(0.001));
         assert_eq!(parse_value("-0").map(|v| v.to_string()), Ok("0".into()));
         assert_eq!(parse_value("1000000000000000"), Ok(1e15));
-        for bad in ["", "-", "NaN", "inf", "-inf", "1e3", "1,000", ".5", "5.", "+3", "0x10", "3 4"] {
+        for bad in [
+            "", "-", "NaN", "inf", "-inf", "1e3", "1,000", ".5", "5.", "+3", "0x10", "3 4",
+        ] {
             assert_eq!(
                 parse_value(bad),
                 Err(format!("must be a number such as 37 or -2.5, not {bad:?}")),
@@ -221,7 +221,10 @@ mod tests {
         record(&mut values, "unmatched", 37.0, 200.0, Some(&d));
         record(&mut values, "unmatched", 12.0, 300.0, Some(&d));
         assert_eq!(values["unmatched"].out_of_range_since, Some(200.0));
-        assert_eq!((values["unmatched"].value, values["unmatched"].at), (12.0, 300.0));
+        assert_eq!(
+            (values["unmatched"].value, values["unmatched"].at),
+            (12.0, 300.0)
+        );
         // An earlier stamp committed later does not replace the latest report.
         record(&mut values, "unmatched", 0.0, 250.0, Some(&d));
         assert_eq!(values["unmatched"].value, 12.0);
@@ -233,9 +236,16 @@ mod tests {
         let wider = declared(None, Some(10.0));
         assert_eq!(values["unmatched"].out_of_range_since(&wider), None);
         let narrower = declared(None, Some(-1.0));
-        assert_eq!(values["unmatched"].out_of_range_since(&narrower), Some(410.0));
+        assert_eq!(
+            values["unmatched"].out_of_range_since(&narrower),
+            Some(410.0)
+        );
         record(&mut values, "unmatched", 0.0, 420.0, Some(&d));
-        assert_eq!(values["unmatched"].out_of_range_since(&narrower), Some(420.0), "since the report");
+        assert_eq!(
+            values["unmatched"].out_of_range_since(&narrower),
+            Some(420.0),
+            "since the report"
+        );
         // A name no longer declared is kept but never out of range.
         record(&mut values, "gone", 99.0, 500.0, None);
         assert_eq!(values["gone"].out_of_range_since, None);

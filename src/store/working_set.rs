@@ -197,7 +197,10 @@ impl WorkingSet {
         for row in &batch.run_buckets {
             if let Some(view) = self.checks.get_mut(&row.check) {
                 view.run_buckets.set(row.bucket);
-                if let Some(ratio) = config.check(&row.check).and_then(|c| c.failure_ratio.as_ref()) {
+                if let Some(ratio) = config
+                    .check(&row.check)
+                    .and_then(|c| c.failure_ratio.as_ref())
+                {
                     view.run_buckets.prune(ratio.horizon(now));
                 }
             }
@@ -496,7 +499,10 @@ every = "1h"
         let (batch, _) = set.plan_pings(&jobs, &config);
         assert_eq!(batch.run_buckets.len(), 1, "one minute of one check");
         assert_eq!(
-            (batch.run_buckets[0].bucket.runs, batch.run_buckets[0].bucket.failures),
+            (
+                batch.run_buckets[0].bucket.runs,
+                batch.run_buckets[0].bucket.failures
+            ),
             (2, 1),
             "the start is no finished run"
         );
@@ -511,7 +517,9 @@ every = "1h"
         assert!(view.get("plain").is_some_and(|v| v.run_buckets.is_empty()));
         // An hour and a minute later the window no longer needs the bucket.
         set.prune_windows(&config, 6030.0 + 3660.0);
-        assert!(set.snapshot().get("flaky").is_some_and(|v| v.run_buckets.is_empty()));
+        assert!(set
+            .snapshot()
+            .get("flaky")
+            .is_some_and(|v| v.run_buckets.is_empty()));
     }
 }
-

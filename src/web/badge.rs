@@ -494,7 +494,10 @@ mod tests {
         assert_eq!(look(Condition::Expiring).1, Colour::Yellow);
         assert_eq!(look(Condition::Running).1, Colour::Blue);
         assert_eq!(look(Condition::New).1, Colour::LightGrey);
-        assert_eq!(look(Condition::Paused), ("paused".into(), Colour::LightGrey));
+        assert_eq!(
+            look(Condition::Paused),
+            ("paused".into(), Colour::LightGrey)
+        );
         assert_eq!(
             look(Condition::ValueOutOfRange),
             ("value out of range".into(), Colour::Orange)

@@ -134,8 +134,8 @@ impl Store for SqliteStore {
 mod tests {
     use super::schema::{APPLICATION_ID, MIGRATIONS};
     use super::*;
-    use crate::model::recent_rids::RID_MIN_COUNT;
     use crate::model::failure_ratio::RunBucket;
+    use crate::model::recent_rids::RID_MIN_COUNT;
     use crate::model::values::ReportedValue;
     use crate::model::{CheckState, FailReason, Kind, Run};
     use crate::store::seam::{RidRow, RunBucketRow};

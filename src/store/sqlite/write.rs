@@ -190,10 +190,16 @@ fn save_record_events(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<(
 }
 
 fn save_run_buckets(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
-    let mut upsert = tx.prepare_cached("INSERT OR REPLACE INTO run_buckets VALUES (?1, ?2, ?3, ?4)")?;
+    let mut upsert =
+        tx.prepare_cached("INSERT OR REPLACE INTO run_buckets VALUES (?1, ?2, ?3, ?4)")?;
     for row in &batch.run_buckets {
         let b = &row.bucket;
-        upsert.execute(params![row.check, b.minute, b.runs as i64, b.failures as i64])?;
+        upsert.execute(params![
+            row.check,
+            b.minute,
+            b.runs as i64,
+            b.failures as i64
+        ])?;
     }
     Ok(())
 }

@@ -76,7 +76,11 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
     );
     out.insert("failure_threshold".into(), check.failure_threshold.into());
     out.insert("paused".into(), report.paused.into());
-    put_time(&mut out, "paused_until", check.pause.as_ref().and_then(|p| p.until));
+    put_time(
+        &mut out,
+        "paused_until",
+        check.pause.as_ref().and_then(|p| p.until),
+    );
     let reason = check.pause.as_ref().map_or("", |p| p.reason.as_str());
     out.insert("pause_reason".into(), reason.into());
     out.insert("condition".into(), report.primary().as_str().into());
@@ -115,7 +119,10 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
     out.insert("expiries".into(), expiries.into());
     out.insert(
         "failure_ratio".into(),
-        report.failure_ratio.as_ref().map_or(Value::Null, failure_ratio),
+        report
+            .failure_ratio
+            .as_ref()
+            .map_or(Value::Null, failure_ratio),
     );
     let values: Vec<Value> = report.values.iter().map(value).collect();
     out.insert("values".into(), values.into());
