@@ -154,6 +154,29 @@ fn the_example_config_passes_check_config_strict() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// A pause whose end has passed is valid (the check is watched again), but
+/// the keys were probably left behind: a warning, not an error (#14).
+#[test]
+fn check_config_warns_about_a_pause_that_has_ended() {
+    let dir = dir_with_config(
+        "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\n\
+         paused_until = \"2020-01-01T00:00:00Z\"\npause_reason = \"migration\"\n",
+    );
+    let path = dir.path().join("deadman.toml");
+    assert_eq!(
+        check_config(dir.path(), &[]),
+        (
+            Some(0),
+            "SUCCESS: 1 check\n".to_string(),
+            format!(
+                "WARNING: config file {}: check \"orders\": paused_until 2020-01-01T00:00:00Z has \
+                 passed, so the check is no longer paused; remove paused_until (and pause_reason)\n",
+                path.display()
+            )
+        )
+    );
+}
+
 #[test]
 fn check_config_strict_fails_on_undocumented_checks() {
     let dir = dir_with_config(CONFIG);

@@ -390,27 +390,36 @@ mod tests {
 
     #[test]
     fn thresholds_ratios_and_runtimes() {
-        let raw = |f: fn(&mut RawAssertions)| {
-            let mut raw = RawAssertions::default();
-            f(&mut raw);
-            raw
+        let threshold = RawAssertions {
+            failure_threshold: Some(0),
+            ..Default::default()
         };
         assert_eq!(
-            one_error(raw(|r| r.failure_threshold = Some(0)), None),
+            one_error(threshold, None),
             "check \"t\" (line 1): failure_threshold: 0 is out of range; it is the number of failed runs in a row that pages, at least 1 (the default: the first failure pages)"
         );
+        let ratio_alone = RawAssertions {
+            max_failure_ratio: Some(0.2),
+            ..Default::default()
+        };
         assert_eq!(
-            one_error(raw(|r| r.max_failure_ratio = Some(0.2)), None),
+            one_error(ratio_alone, None),
             "check \"t\" (line 1): failure_ratio_window: missing; max_failure_ratio needs the window it is counted over, e.g. failure_ratio_window = \"24h\""
         );
+        let window_alone = RawAssertions {
+            failure_ratio_window: Some("1d".into()),
+            ..Default::default()
+        };
         assert_eq!(
-            one_error(raw(|r| r.failure_ratio_window = Some("1d".into())), None),
+            one_error(window_alone, None),
             "check \"t\" (line 1): max_failure_ratio: missing; failure_ratio_window counts nothing without a max_failure_ratio (e.g. 0.2: more than one failed run in five is an incident)"
         );
         let ratio = |r: f64, w: &str| {
-            let mut raw = RawAssertions::default();
-            raw.max_failure_ratio = Some(r);
-            raw.failure_ratio_window = Some(w.into());
+            let raw = RawAssertions {
+                max_failure_ratio: Some(r),
+                failure_ratio_window: Some(w.into()),
+                ..Default::default()
+            };
             one_error(raw, None)
         };
         assert_eq!(ratio(0.2, "24h"), "");
@@ -424,8 +433,10 @@ mod tests {
         );
         assert!(ratio(0.2, "90d").contains("out of range"));
         let min_runtime = |text: &str, max: Option<u64>| {
-            let mut raw = RawAssertions::default();
-            raw.min_runtime = Some(text.into());
+            let raw = RawAssertions {
+                min_runtime: Some(text.into()),
+                ..Default::default()
+            };
             one_error(raw, max.map(Duration::from_secs))
         };
         assert_eq!(min_runtime("30s", Some(1800)), "");

@@ -281,7 +281,7 @@ impl Config {
             .filter_map(|check| {
                 let until = check.pause.as_ref()?.until.filter(|until| *until <= now)?;
                 Some(format!(
-                    "check {:?}: paused_until {} has passed, so the check is no longer                      paused; remove paused_until (and pause_reason)",
+                    "check {:?}: paused_until {} has passed, so the check is no longer paused; remove paused_until (and pause_reason)",
                     check.name,
                     crate::text::format_timestamp(until)
                 ))

@@ -163,7 +163,7 @@ impl WorkingSet {
             Kind::Fail => true,
             Kind::Start | Kind::Log => return,
         };
-        if !configured.is_some_and(|c| c.failure_ratio.is_some()) {
+        if configured.is_none_or(|c| c.failure_ratio.is_none()) {
             return;
         }
         let minute = minute_of(job.at.wall);
