@@ -5,10 +5,12 @@
 //! same error sentences as the rest of the config.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::check::Check;
 use super::error::{invalid, ConfigError, ErrorList};
 use super::fields::parse_duration;
 use crate::model::expectations::parse_rfc3339;
@@ -84,6 +86,21 @@ pub(super) fn validate_assertions(
         min_runtime,
         pause: pause.flatten(),
     }
+}
+
+/// A warning for each check whose `paused_until` is at or before `now`.
+pub(super) fn ended_pauses(checks: &[Arc<Check>], now: f64) -> Vec<String> {
+    (checks.iter())
+        .filter_map(|check| {
+            let until = check.pause.as_ref()?.until.filter(|until| *until <= now)?;
+            Some(format!(
+                "check {:?}: paused_until {} has passed, so the check is no longer paused; \
+                 remove paused_until (and pause_reason)",
+                check.name,
+                crate::text::format_timestamp(until)
+            ))
+        })
+        .collect()
 }
 
 /// `failure_threshold`: failed runs in a row before the check pages.

@@ -61,7 +61,7 @@ mod tests {
         assert_eq!(run_time(0.2), "0.2 s");
         assert_eq!(run_time(12.5), "12.5 s");
         assert_eq!(run_time(30.0), "30 s");
-        assert_eq!(run_time(90.5), "2 min");
+        assert_eq!(run_time(90.5), "1 min");
     }
 
     #[test]
