@@ -70,19 +70,7 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
             .max_runtime
             .map_or(Value::Null, |d| number(d.as_secs_f64())),
     );
-    out.insert(
-        "min_runtime_seconds".into(),
-        (check.min_runtime).map_or(Value::Null, |d| number(d.as_secs_f64())),
-    );
-    out.insert("failure_threshold".into(), check.failure_threshold.into());
-    out.insert("paused".into(), report.paused.into());
-    put_time(
-        &mut out,
-        "paused_until",
-        check.pause.as_ref().and_then(|p| p.until),
-    );
-    let reason = check.pause.as_ref().map_or("", |p| p.reason.as_str());
-    out.insert("pause_reason".into(), reason.into());
+    put_pause_and_limits(&mut out, check, report);
     out.insert("condition".into(), report.primary().as_str().into());
     out.insert("conditions".into(), conditions(&report.conditions));
     out.insert("status".into(), report.status.as_str().into());
@@ -94,19 +82,7 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
         "last_failure_reason".into(),
         report.last_failure_reason.map(|r| r.as_str()).into(),
     );
-    out.insert(
-        "last_failure_exit_status".into(),
-        report.last_failure_exit_status.into(),
-    );
-    out.insert(
-        "consecutive_failures".into(),
-        report.consecutive_failures.into(),
-    );
-    out.insert("last_duration_seconds".into(), number(report.last_duration));
-    out.insert(
-        "last_success_duration_seconds".into(),
-        report.last_success_duration.map_or(Value::Null, number),
-    );
+    put_failures_and_durations(&mut out, report);
     out.insert(
         "runs".into(),
         report.runs.iter().map(run).collect::<Vec<_>>().into(),
@@ -127,6 +103,42 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
     let values: Vec<Value> = report.values.iter().map(value).collect();
     out.insert("values".into(), values.into());
     out
+}
+
+/// `min_runtime_seconds`, `failure_threshold` and the pause: `paused`
+/// (now), `paused_until` (an instant, or null) and `pause_reason` ("").
+fn put_pause_and_limits(out: &mut Map<String, Value>, check: &Check, report: &CheckReport) {
+    out.insert(
+        "min_runtime_seconds".into(),
+        (check.min_runtime).map_or(Value::Null, |d| number(d.as_secs_f64())),
+    );
+    out.insert("failure_threshold".into(), check.failure_threshold.into());
+    out.insert("paused".into(), report.paused.into());
+    put_time(
+        out,
+        "paused_until",
+        check.pause.as_ref().and_then(|p| p.until),
+    );
+    let reason = check.pause.as_ref().map_or("", |p| p.reason.as_str());
+    out.insert("pause_reason".into(), reason.into());
+}
+
+/// The last failure's exit status, the failures in a row, and the run
+/// durations (`last_success_duration_seconds` is null when unknown).
+fn put_failures_and_durations(out: &mut Map<String, Value>, report: &CheckReport) {
+    out.insert(
+        "last_failure_exit_status".into(),
+        report.last_failure_exit_status.into(),
+    );
+    out.insert(
+        "consecutive_failures".into(),
+        report.consecutive_failures.into(),
+    );
+    out.insert("last_duration_seconds".into(), number(report.last_duration));
+    out.insert(
+        "last_success_duration_seconds".into(),
+        report.last_success_duration.map_or(Value::Null, number),
+    );
 }
 
 fn failure_ratio(ratio: &RatioReport) -> Value {
