@@ -400,6 +400,40 @@ mod tests {
     }
 
     #[test]
+    fn reviews_are_listed_soonest_first_and_pauses_say_when_they_end() {
+        let config = Config::parse(
+            "[[check]]\nname = \"b\"\nowner = \"o\"\nevery = \"1h\"\n\
+             paused_until = \"2027-01-01T00:00:00Z\"\npause_reason = \"migration\"\n\
+             [[check.expiry]]\nname = \"review\"\nkind = \"review\"\nat = \"2027-06-01T00:00:00Z\"\n\
+             [[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n\
+             [[check.expiry]]\nname = \"review\"\nkind = \"review\"\nat = \"2026-01-01T00:00:00Z\"\n",
+            std::path::Path::new("."),
+        )
+        .expect("valid");
+        let now = 1_780_000_000.0; // 2026-05-28
+        let md = markdown(&config, None, now);
+        let reviews = "## Reviews\n\n\
+                       - [a](#a) review: OVERDUE since 2026-01-01T00:00:00Z\n\
+                       - [b](#b) review: due 2027-06-01T00:00:00Z\n";
+        assert!(md.contains(reviews), "{md}");
+        assert!(
+            md.contains(
+                "- **Paused:** until 2027-01-01T00:00:00Z (no alert fires until then): migration"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("- **Review:** review (review): REVIEW OVERDUE since 2026-01-01T00:00:00Z"),
+            "{md}"
+        );
+        let later = markdown(&config, None, 1_800_000_000.0);
+        assert!(
+            later.contains("- **Paused:** ended 2027-01-01T00:00:00Z: migration"),
+            "{later}"
+        );
+    }
+
+    #[test]
     fn percentages() {
         assert_eq!(percent(0.2), "20%");
         assert_eq!(percent(0.07), "7%");

@@ -17,6 +17,8 @@ fn minimal_check_gets_defaults() {
     assert_eq!(check.methods, Methods::ALL);
     assert!(check.token.is_none());
     assert_eq!(config.storage.history, 100);
+    assert_eq!(check.failure_threshold, 1);
+    assert!(check.values.is_empty() && check.pause.is_none() && check.min_runtime.is_none());
 }
 
 #[test]
@@ -28,6 +30,7 @@ grace = "1m"
 severity = "critical"
 team = "finance"
 token = "s3cret"
+failure_threshold = 2
 
 [[check]]
 name = "a"
@@ -41,6 +44,7 @@ every = "1h"
 grace = "2m"
 severity = "info"
 token = "other"
+failure_threshold = 5
 "#,
     )
     .expect("valid");
@@ -48,6 +52,8 @@ token = "other"
     assert_eq!(a.grace, Duration::from_secs(60));
     assert_eq!(a.severity, Severity::Critical);
     assert_eq!(a.team, "finance");
+    assert_eq!(a.failure_threshold, 2);
+    assert_eq!(config.check("b").map(|b| b.failure_threshold), Some(5));
     assert!(a.token.as_ref().is_some_and(|t| t.matches("s3cret")));
     let b = config.check("b").expect("b");
     assert_eq!(b.grace, Duration::from_secs(120));
