@@ -2,19 +2,30 @@
 //! for people — the status pages, the JSON API and the badges all read it,
 //! so they can never disagree with each other. Pure; unit-tested here.
 //!
-//! The conditions follow the shipped alert rules: late once the deadline
-//! (last success or first configuration, plus period and grace) has passed;
+//! The conditions follow the shipped alert rules: failing once the last
+//! `failure_threshold` runs in a row failed; late once the deadline (last
+//! success or first configuration, plus period and grace) has passed;
 //! running too long once the oldest run in progress is older than
-//! `max_runtime`; volume low once the window's due has passed with fewer than
-//! `min_records`; volume high as soon as it holds more than `max_records`;
-//! expiring from `warn_before` ahead of an expiry, expired from the moment
-//! itself.
+//! `max_runtime`; ran too short when the most recent success, timed from
+//! its start, took less than `min_runtime`; a value out of range as soon as
+//! its latest report, not yet stale, is outside its bounds; failure rate high
+//! when more than `max_failure_ratio` of the window's runs failed; volume low
+//! once the window's due has passed with fewer than `min_records`; volume
+//! high as soon as it holds more than `max_records`; expiring from
+//! `warn_before` ahead of an expiry, expired from the moment itself. A
+//! paused check shows every condition that holds, but `paused` first: no
+//! alert fires for it.
 
 use crate::config::Check;
 use crate::model::check_state::{CheckState, Status};
 use crate::model::expectations::ExpiryKind;
 use crate::model::kind::FailReason;
 use crate::state::CheckView;
+
+mod assertions;
+
+use assertions::{ratio_report, value_report};
+pub use assertions::{RatioReport, ValueReport};
 
 crate::string_enum! {
     /// One thing that can be true of a check, most urgent first: the order
@@ -26,6 +37,12 @@ crate::string_enum! {
         Late = "late",
         /// A run has been in progress for longer than `max_runtime`.
         RunningTooLong = "running_too_long",
+        /// The most recent success took less than `min_runtime`.
+        RanTooShort = "ran_too_short",
+        /// A declared value's latest report is outside its bounds.
+        ValueOutOfRange = "value_out_of_range",
+        /// More than `max_failure_ratio` of the window's runs failed.
+        FailureRateHigh = "failure_rate_high",
         /// A declared expiry has passed.
         Expired = "expired",
         /// The volume window's due passed with fewer than `min_records`.
@@ -34,6 +51,9 @@ crate::string_enum! {
         VolumeHigh = "volume_high",
         /// A declared expiry is within its `warn_before`.
         Expiring = "expiring",
+        /// Paused (`paused`, `paused_until`): no alert fires for it. When it
+        /// holds it comes first in a check's conditions, whatever else holds.
+        Paused = "paused",
         /// A run is in progress (within `max_runtime`, if one is set).
         Running = "running",
         /// Never succeeded, and not yet past its first deadline.
@@ -45,9 +65,12 @@ crate::string_enum! {
 
 impl Condition {
     /// Whether this condition pages (through the shipped rules) or warns,
-    /// as opposed to an informational one (running, new, up).
+    /// as opposed to an informational one (paused, running, new, up).
     pub fn is_problem(self) -> bool {
-        !matches!(self, Condition::Running | Condition::New | Condition::Up)
+        !matches!(
+            self,
+            Condition::Paused | Condition::Running | Condition::New | Condition::Up
+        )
     }
 }
 
@@ -110,18 +133,29 @@ pub struct CheckReport {
     pub last_failure: f64,
     pub last_start: f64,
     pub last_failure_reason: Option<FailReason>,
+    /// The most recent failure's exit status, when it had one.
+    pub last_failure_exit_status: Option<u8>,
+    /// Failed runs since the last success, against `failure_threshold`.
+    pub consecutive_failures: u64,
     /// Seconds the last completed (paired) run took; 0 if unknown.
     pub last_duration: f64,
+    /// Seconds the most recent success took from its start; `None` if it
+    /// had no start.
+    pub last_success_duration: Option<f64>,
     pub runs: Vec<RunReport>,
     pub volume: Option<VolumeReport>,
     pub expiries: Vec<ExpiryReport>,
+    pub failure_ratio: Option<RatioReport>,
+    pub values: Vec<ValueReport>,
+    /// Whether the check is paused now.
+    pub paused: bool,
 }
 
 impl CheckReport {
     /// What `check` with state `view` means at `now` (Unix seconds).
     pub fn new(check: &Check, view: &CheckView, now: f64) -> CheckReport {
         let state = &view.state;
-        let deadline = state.deadline(&check.schedule, check.grace);
+        let deadline = check.deadline(state);
         let status = state.status(deadline, now);
         let runs: Vec<RunReport> = state
             .runs
@@ -163,21 +197,30 @@ impl CheckReport {
                 }
             })
             .collect();
-        let late = now > deadline;
-        let conditions = conditions(state, status, late, too_long, volume.as_ref(), &expiries);
-        CheckReport {
-            conditions,
+        let mut report = CheckReport {
+            conditions: Vec::new(),
             status,
             deadline,
             last_success: state.last_success,
             last_failure: state.last_failure,
             last_start: state.last_start,
             last_failure_reason: state.last_failure_reason,
+            last_failure_exit_status: state.last_failure_exit_status,
+            consecutive_failures: state.consecutive_failures,
             last_duration: state.last_duration,
+            last_success_duration: state.last_success_duration,
             runs,
             volume,
             expiries,
-        }
+            failure_ratio: ratio_report(check, view, now),
+            values: (check.values.iter())
+                .map(|declared| value_report(check, declared, state, now))
+                .collect(),
+            paused: check.paused(now),
+        };
+        let late = now > deadline;
+        report.conditions = conditions(check, state, &report, late, too_long);
+        report
     }
 
     /// The most urgent condition: what a list sorts by and a badge shows.
@@ -194,25 +237,39 @@ impl CheckReport {
     }
 }
 
-/// Every condition that holds, in [`Condition::ALL`] order.
+/// Every condition that holds, in [`Condition::ALL`] order, except that
+/// `paused` comes first when it holds.
 fn conditions(
+    check: &Check,
     state: &CheckState,
-    status: Status,
+    report: &CheckReport,
     late: bool,
     too_long: bool,
-    volume: Option<&VolumeReport>,
-    expiries: &[ExpiryReport],
 ) -> Vec<Condition> {
+    let status = report.status;
+    let volume = report.volume.as_ref();
+    let expiries = &report.expiries;
     let holds = |condition: Condition| match condition {
-        Condition::Failing => status == Status::Failing,
+        // A failing check has failed at least once in a row, whatever a
+        // state stored before the count existed says.
+        Condition::Failing => {
+            status == Status::Failing
+                && state.consecutive_failures.max(1) >= check.failure_threshold
+        }
         // A failing check can be late too (nothing succeeded since); the
         // alerts page only for the failure, but a page shows both.
         Condition::Late => late,
         Condition::RunningTooLong => too_long,
+        Condition::RanTooShort => check.min_runtime.is_some_and(|min| {
+            (report.last_success_duration).is_some_and(|took| took < min.as_secs_f64())
+        }),
+        Condition::ValueOutOfRange => report.values.iter().any(|v| v.out_of_range),
+        Condition::FailureRateHigh => report.failure_ratio.as_ref().is_some_and(|r| r.high),
         Condition::Expired => expiries.iter().any(|e| e.expired),
         Condition::VolumeLow => volume.is_some_and(|v| v.low),
         Condition::VolumeHigh => volume.is_some_and(|v| v.high),
         Condition::Expiring => expiries.iter().any(|e| e.expiring),
+        Condition::Paused => report.paused,
         Condition::Running => !state.runs.is_empty() && !too_long,
         Condition::New => status == Status::New,
         Condition::Up => status == Status::Up,
@@ -229,6 +286,12 @@ fn conditions(
     }
     if found.is_empty() {
         found.push(Condition::Up);
+    }
+    // A paused check is shown as paused, whatever else holds: that is why
+    // nothing pages for it.
+    if let Some(at) = found.iter().position(|c| *c == Condition::Paused) {
+        found.remove(at);
+        found.insert(0, Condition::Paused);
     }
     found
 }
@@ -252,7 +315,7 @@ mod tests {
     fn view(state: CheckState) -> CheckView {
         CheckView {
             state,
-            record_events: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -337,6 +400,7 @@ mod tests {
         let early = CheckView {
             state: state.clone(),
             record_events: events.clone(),
+            ..Default::default()
         };
         assert_eq!(
             CheckReport::new(&check, &early, NOW + 60.0).conditions,
@@ -349,9 +413,128 @@ mod tests {
         let high = CheckView {
             state,
             record_events: events,
+            ..Default::default()
         };
         assert!(CheckReport::new(&check, &high, NOW + 60.0)
             .conditions
             .contains(&Condition::VolumeHigh));
+    }
+    #[test]
+    fn failing_waits_for_the_threshold() {
+        let check = check("failure_threshold = 3\n");
+        let mut state = CheckState::new(NOW);
+        state.last_success = NOW;
+        state.last_failure = NOW + 10.0;
+        state.consecutive_failures = 2;
+        let report = CheckReport::new(&check, &view(state.clone()), NOW + 20.0);
+        assert_eq!(report.conditions, [Condition::Up]);
+        assert_eq!(
+            report.status,
+            Status::Failing,
+            "the base status is the last run's"
+        );
+        state.consecutive_failures = 3;
+        assert_eq!(conditions(&check, state, NOW + 20.0), [Condition::Failing]);
+    }
+
+    #[test]
+    fn a_success_shorter_than_min_runtime_ran_too_short() {
+        let check = check("min_runtime = \"30s\"\n");
+        let mut state = CheckState::new(NOW);
+        state.last_success = NOW + 10.0;
+        state.last_success_duration = Some(0.2);
+        assert_eq!(
+            conditions(&check, state.clone(), NOW + 20.0),
+            [Condition::RanTooShort]
+        );
+        state.last_success_duration = None;
+        assert_eq!(
+            conditions(&check, state.clone(), NOW + 20.0),
+            [Condition::Up],
+            "unknown is not short"
+        );
+        state.last_success_duration = Some(30.0);
+        assert_eq!(conditions(&check, state, NOW + 20.0), [Condition::Up]);
+    }
+
+    #[test]
+    fn a_value_out_of_range_counts_until_it_is_stale() {
+        let check = check("[[check.value]]\nname = \"unmatched\"\ndescription = \"invoices\"\nmax = 0\nfor = \"30m\"\n");
+        let mut state = CheckState::new(NOW);
+        state.last_success = NOW + 10.0;
+        let report = CheckReport::new(&check, &view(state.clone()), NOW + 20.0);
+        assert_eq!(report.values[0].value, None);
+        assert_eq!(report.conditions, [Condition::Up]);
+        let declared = check.values.clone();
+        crate::model::values::record(
+            &mut state.values,
+            "unmatched",
+            37.0,
+            NOW + 10.0,
+            declared.first(),
+        );
+        let report = CheckReport::new(&check, &view(state.clone()), NOW + 20.0);
+        let value = &report.values[0];
+        assert_eq!(
+            (value.value, value.reported),
+            (Some(37.0), Some(NOW + 10.0))
+        );
+        assert_eq!(value.for_seconds, Some(1800.0));
+        assert_eq!(value.out_of_range_since, Some(NOW + 10.0));
+        // Stale one period and grace (1h 10m) after the report.
+        assert_eq!(value.stale_at, Some(NOW + 10.0 + 4200.0));
+        assert_eq!(report.conditions, [Condition::ValueOutOfRange]);
+        let stale = CheckReport::new(&check, &view(state), NOW + 10.0 + 4200.0);
+        assert!(stale.values[0].stale && !stale.values[0].out_of_range);
+        assert!(!stale.conditions.contains(&Condition::ValueOutOfRange));
+    }
+
+    #[test]
+    fn a_high_failure_rate_is_reported_with_its_window() {
+        use crate::model::failure_ratio::{minute_of, RunBucket};
+        let check = check("max_failure_ratio = 0.2\nfailure_ratio_window = \"1h\"\n");
+        let mut state = CheckState::new(NOW);
+        state.last_success = NOW + 100.0;
+        let mut view = view(state);
+        view.run_buckets.set(RunBucket {
+            minute: minute_of(NOW + 100.0),
+            runs: 4,
+            failures: 1,
+        });
+        let report = CheckReport::new(&check, &view, NOW + 200.0);
+        let ratio = report.failure_ratio.clone().expect("declared");
+        assert_eq!(
+            (ratio.runs, ratio.failures, ratio.ratio, ratio.high),
+            (4, 1, Some(0.25), true)
+        );
+        assert_eq!(ratio.window, 3600.0);
+        assert_eq!(report.conditions, [Condition::FailureRateHigh]);
+        assert_eq!(
+            CheckReport::new(&check, &view, NOW + 3800.0).conditions,
+            [Condition::Up]
+        );
+    }
+
+    #[test]
+    fn a_paused_check_shows_paused_first_until_its_pause_ends() {
+        let check =
+            check("paused_until = \"2027-01-15T09:00:00Z\"\npause_reason = \"migration\"\n");
+        let end = 1_800_003_600.0;
+        let mut state = CheckState::new(NOW);
+        state.last_success = NOW;
+        state.last_failure = NOW + 10.0;
+        state.consecutive_failures = 1;
+        let report = CheckReport::new(&check, &view(state.clone()), NOW + 60.0);
+        assert!(report.paused);
+        assert_eq!(report.conditions, [Condition::Paused, Condition::Failing]);
+        assert_eq!(report.primary(), Condition::Paused);
+        // The deadline counts from the end of the pause: 1h + 10m after it.
+        assert_eq!(report.deadline, end + 4200.0);
+        let after = CheckReport::new(&check, &view(state), end);
+        assert!(!after.paused);
+        assert_eq!(after.conditions, [Condition::Failing]);
+        let fresh = CheckReport::new(&check, &view(CheckState::new(NOW)), NOW + 1.0);
+        assert_eq!(fresh.conditions, [Condition::Paused, Condition::New]);
+        assert!(!Condition::Paused.is_problem());
     }
 }

@@ -10,7 +10,8 @@
 //! state → scrape and pages.
 //!
 //! * [`model`] — the domain, pure: ping kinds and reasons, parsing a ping,
-//!   schedules, check state and deadlines, run ids, volume and expiries.
+//!   schedules, check state and deadlines, run ids, volume and expiries,
+//!   declared values, failure ratios and pauses.
 //! * [`config`] — the TOML file, raw → validated [`config::Config`];
 //!   [`live_config`] — the config in force and reload (SIGHUP, `/-/reload`).
 //! * [`store`] — the [`store::Store`] seam, SQLite under it, and the

@@ -195,6 +195,11 @@ impl LiveConfig {
             Some(config) => Arc::new(config),
             None => self.current(),
         };
+        if !unchanged {
+            for warning in config.ended_pauses(self.inner.clock.now().wall) {
+                tracing::warn!(%warning, "config");
+            }
+        }
         let checks = config.checks.len();
         // The writer first: a check must have state before handlers can
         // find it in the config. An unchanged config goes too: applying it

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::prelude::*;
 
-use deadman::clock::SystemClock;
+use deadman::clock::{Clock, SystemClock};
 use deadman::config::Config;
 use deadman::store::SqliteStore;
 use deadman::web_config::watch::WebConfigWatch;
@@ -210,6 +210,10 @@ fn check_config(path: &Path, strict: bool, secrets: deadman::config::Secrets) ->
             path.display(),
             if unread == 1 { "" } else { "s" }
         );
+    }
+    // A pause that has ended is not an error: the check is watched again.
+    for warning in config.ended_pauses(SystemClock::new().now().wall) {
+        eprintln!("WARNING: config file {}: {warning}", path.display());
     }
     let weak = config.weak_tokens();
     let mut failures = Vec::new();
@@ -447,6 +451,9 @@ fn serve(cli: &Cli) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    for warning in config.ended_pauses(SystemClock::new().now().wall) {
+        tracing::warn!(%warning, "config");
+    }
     // Locked and checked before listening: a second exporter on the same
     // path, or a corrupt file, stops startup with a clear message.
     let store = match SqliteStore::open(&cli.storage_path) {

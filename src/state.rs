@@ -12,6 +12,7 @@
 use std::sync::{Arc, RwLock};
 
 use crate::model::expectations::RecordEvents;
+use crate::model::failure_ratio::RunBuckets;
 use crate::model::CheckState;
 
 /// One check as readers see it.
@@ -22,6 +23,9 @@ pub struct CheckView {
     /// Records reported in the check's volume window; empty for checks
     /// without a volume expectation.
     pub record_events: RecordEvents,
+    /// Finished runs and failures per minute in the check's failure-ratio
+    /// window; empty for checks without `max_failure_ratio`.
+    pub run_buckets: RunBuckets,
 }
 
 /// Every known check (configured ones, and removed ones still in

@@ -212,6 +212,12 @@ fn expected_after_runs() -> Value {
         },
         "grace_seconds": 1800,
         "max_runtime_seconds": 1200,
+        "min_runtime_seconds": null,
+        "failure_threshold": 1,
+        "paused": false,
+        "paused_until": null,
+        "paused_until_seconds": null,
+        "pause_reason": "",
         "condition": "failing",
         "conditions": ["failing", "volume_high", "expiring"],
         "status": "failing",
@@ -225,7 +231,10 @@ fn expected_after_runs() -> Value {
         "last_start": "2026-03-02T09:01:00Z",
         "last_start_seconds": t0 + 60,
         "last_failure_reason": "auth",
+        "last_failure_exit_status": null,
+        "consecutive_failures": 1,
         "last_duration_seconds": 120,
+        "last_success_duration_seconds": 120,
         "runs": [],
         "volume": {
             "records": 600,
@@ -249,6 +258,8 @@ fn expected_after_runs() -> Value {
             "expired": false,
             "remaining_seconds": 1_773_964_800 - (t0 + 300),
         }],
+        "failure_ratio": null,
+        "values": [],
         "history": [
             {
                 "at": "2026-03-02T09:04:00Z",
@@ -317,8 +328,9 @@ async fn the_list_is_most_urgent_first_with_a_summary_of_every_condition() {
     assert_eq!(
         list["summary"],
         json!({
-            "total": 5, "failing": 0, "late": 2, "running_too_long": 0, "expired": 1,
-            "volume_low": 0, "volume_high": 0, "expiring": 1, "running": 0, "new": 2, "up": 1,
+            "total": 5, "failing": 0, "late": 2, "running_too_long": 0, "ran_too_short": 0,
+            "value_out_of_range": 0, "failure_rate_high": 0, "expired": 1, "volume_low": 0,
+            "volume_high": 0, "expiring": 1, "paused": 0, "running": 0, "new": 2, "up": 1,
         })
     );
     assert_eq!(list["generated_at"], "2026-03-02T10:05:01Z");
@@ -435,8 +447,9 @@ async fn every_refusal_is_json_with_its_status() {
             "GET",
             "/api/v1/checks?state=down",
             400,
-            "state \"down\" is not one of failing, late, running_too_long, expired, volume_low, \
-             volume_high, expiring, running, new, up"
+            "state \"down\" is not one of failing, late, running_too_long, ran_too_short, \
+             value_out_of_range, failure_rate_high, expired, volume_low, volume_high, expiring, \
+             paused, running, new, up"
                 .into(),
         ),
         (

@@ -150,8 +150,31 @@ fn the_example_config_passes_check_config_strict() {
         .output()
         .expect("runs");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "SUCCESS: 3 checks\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SUCCESS: 5 checks\n");
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// A pause whose end has passed is valid (the check is watched again), but
+/// the keys were probably left behind: a warning, not an error (#14).
+#[test]
+fn check_config_warns_about_a_pause_that_has_ended() {
+    let dir = dir_with_config(
+        "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\n\
+         paused_until = \"2020-01-01T00:00:00Z\"\npause_reason = \"migration\"\n",
+    );
+    let path = dir.path().join("deadman.toml");
+    assert_eq!(
+        check_config(dir.path(), &[]),
+        (
+            Some(0),
+            "SUCCESS: 1 check\n".to_string(),
+            format!(
+                "WARNING: config file {}: check \"orders\": paused_until 2020-01-01T00:00:00Z has \
+                 passed, so the check is no longer paused; remove paused_until (and pause_reason)\n",
+                path.display()
+            )
+        )
+    );
 }
 
 #[test]
@@ -314,6 +337,15 @@ fn docs_write_the_inventory_with_current_state() {
         "### Recovery\n\n1. Check the Zap's task history",
         "- **State now:** up",
         "- **Runbook:** https://wiki.acme.example/runbooks/shopify-xero",
+        "- **Failures:** pages after 3 failed runs in a row",
+        "- **Failure rate:** at most 20% of runs may fail in any 1 day",
+        "- **Min runtime:** a success faster than 30 seconds is suspicious",
+        "- **Value:** unmatched_invoices (invoices in Xero with no matching Shopify order): at most 0, paging after 30 minutes out of range",
+        "- **Value:** dead_letters (messages left in the reconciliation dead-letter queue): 0 to 10",
+        "## Reviews\n\n- [xero-invoice-reconciliation](#xero-invoice-reconciliation) owner-review: due 2027-06-30T00:00:00Z",
+        "- **Review:** owner-review (review): review due 2027-06-30T00:00:00Z",
+        "- **Paused:** yes, with no end set (no alert fires): Replaced by stripe-payouts-to-quickbooks",
+        "- **State now:** paused (new)",
     ] {
         assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
     }

@@ -122,7 +122,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-unknown-key.toml",
-        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, rate_limit, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry",
+        "check \"orders\" (line 1): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, rate_limit, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry, value, failure_threshold, max_failure_ratio, failure_ratio_window, min_runtime, paused, paused_until, pause_reason",
     ),
     (
         "invalid-unknown-section.toml",
@@ -154,17 +154,74 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-expiry-bad-kind.toml",
-        "check \"orders\" (line 1): expiry[0].kind: \"password\" is not one of credential, api_version, certificate, contract",
+        "check \"orders\" (line 1): expiry[0].kind: \"password\" is not one of credential, api_version, certificate, contract, review",
     ),
     (
         "invalid-expiry-bad-time.toml",
         "check \"orders\" (line 1): expiry[0].at: \"15/01/2027\" is not an RFC 3339 time such as \"2027-01-15T00:00:00Z\"",
     ),
+    (
+        "invalid-value-bad-name.toml",
+        "check \"orders\" (line 1): value[0].name: \"Unmatched-Invoices\" is not a valid value name; use 1 to 64 characters of a-z, 0-9 and '_', starting with a letter",
+    ),
+    (
+        "invalid-value-bound-too-large.toml",
+        "check \"orders\" (line 1): value[0].max: 10000000000000000 is out of range; a bound is a finite number at most 1e15 (1000000000000000) either side of 0",
+    ),
+    (
+        "invalid-value-duplicate-name.toml",
+        "check \"orders\" (line 1): value[1].name: \"unmatched\" is declared twice; value names must be unique within a check",
+    ),
+    (
+        "invalid-value-for-without-bounds.toml",
+        "check \"orders\" (line 1): value[0].for: applies only to a value with min or max; without bounds it is never out of range",
+    ),
+    (
+        "invalid-value-max-below-min.toml",
+        "check \"orders\" (line 1): value[0].max: 5 is below min (10)",
+    ),
+    (
+        "invalid-value-unknown-key.toml",
+        "check \"orders\" (line 1): value[0].maximum: unknown key; valid keys are name, description, min, max, for",
+    ),
+    (
+        "invalid-failure-ratio-out-of-range.toml",
+        "check \"orders\" (line 1): max_failure_ratio: 20 is out of range; the share of failed runs allowed is above 0 and at most 1 (0.2 is one run in five)",
+    ),
+    (
+        "invalid-failure-ratio-without-window.toml",
+        "check \"orders\" (line 1): failure_ratio_window: missing; max_failure_ratio needs the window it is counted over, e.g. failure_ratio_window = \"24h\"",
+    ),
+    (
+        "invalid-failure-threshold-zero.toml",
+        "check \"orders\" (line 1): failure_threshold: 0 is out of range; it is the number of failed runs in a row that pages, at least 1 (the default: the first failure pages)",
+    ),
+    (
+        "invalid-min-runtime-not-below-max.toml",
+        "check \"orders\" (line 1): min_runtime: \"15m\" is not shorter than max_runtime (10m); no run could satisfy both",
+    ),
+    (
+        "invalid-pause-reason-without-pause.toml",
+        "check \"orders\" (line 1): pause_reason: is set but the check is not paused; set paused = true or paused_until, or remove the reason",
+    ),
+    (
+        "invalid-paused-false-with-until.toml",
+        "check \"orders\" (line 1): paused_until: is set but paused = false; remove one of them (paused_until alone pauses the check until then)",
+    ),
+    (
+        "invalid-paused-until-bad-time.toml",
+        "check \"orders\" (line 1): paused_until: \"after the migration\" is not an RFC 3339 time such as \"2026-12-27T09:00:00Z\"",
+    ),
+    (
+        "invalid-reserved-label-url.toml",
+        "check \"orders\" (line 1): labels: \"url\" is reserved (deadman or Prometheus sets it); choose another name",
+    ),
 ];
 
 /// Fixtures with several errors: every one is reported, in this order
 /// (`[defaults]`, `[storage]`, then the checks in file order).
-const SEVERAL: &[(&str, &[&str])] = &[(
+const SEVERAL: &[(&str, &[&str])] = &[
+(
     "invalid-several-errors.toml",
     &[
         "[defaults] (line 2): grace: \"five minutes\" is not a valid duration (expected number at 0); write it like \"90s\", \"15m\" or \"1h 30m\"",
@@ -176,11 +233,23 @@ const SEVERAL: &[(&str, &[&str])] = &[(
         "check \"orders\" (line 16): name: \"orders\" is already used by the check at line 9; names must be unique",
         "check #3 (line 21): name: missing; every check needs a unique name",
         "check #3 (line 21): timezone: \"Europe/Lundon\" is not a known IANA time zone (for example \"Europe/London\", \"America/New_York\" or \"UTC\")",
-        "check \"refunds\" (line 26): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, rate_limit, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry",
+        "check \"refunds\" (line 26): evry: unknown key; valid keys are name, description, owner, team, runbook, severity, every, cron, timezone, grace, max_runtime, rate_limit, methods, token, token_file, token_env, labels, source, destination, account, recovery, volume, expiry, value, failure_threshold, max_failure_ratio, failure_ratio_window, min_runtime, paused, paused_until, pause_reason",
         "check \"payouts\" (line 32): owner: missing; every check needs a named owner (a person, team or address) so that its alerts reach someone",
         "check \"payouts\" (line 32): token_file: cannot read tests/testdata/does-not-exist/token: No such file or directory (os error 2)",
-        "check \"payouts\" (line 32): expiry[0].kind: \"password\" is not one of credential, api_version, certificate, contract",
+        "check \"payouts\" (line 32): expiry[0].kind: \"password\" is not one of credential, api_version, certificate, contract, review",
         "check \"payouts\" (line 32): expiry[1].at: \"next tuesday\" is not an RFC 3339 time such as \"2027-01-15T00:00:00Z\"",
+    ],
+),
+(
+    "invalid-run-assertions.toml",
+    &[
+        "check \"reconcile\" (line 2): expiry[0].kind: \"reveiw\" is not one of credential, api_version, certificate, contract, review",
+        "check \"reconcile\" (line 2): failure_threshold: -2 is out of range; it is the number of failed runs in a row that pages, at least 1 (the default: the first failure pages)",
+        "check \"reconcile\" (line 2): max_failure_ratio: 0 is out of range; the share of failed runs allowed is above 0 and at most 1 (0.2 is one run in five)",
+        "check \"reconcile\" (line 2): min_runtime: \"2h\" is not shorter than max_runtime (1h); no run could satisfy both",
+        "check \"reconcile\" (line 2): pause_reason: is set but the check is not paused; set paused = true or paused_until, or remove the reason",
+        "check \"reconcile\" (line 2): value[0].for: \"forever\" is not a valid duration (expected number at 0); write it like \"90s\", \"15m\" or \"1h 30m\"",
+        "check \"reconcile\" (line 2): value[1].name: \"2nd_value\" is not a valid value name; use 1 to 64 characters of a-z, 0-9 and '_', starting with a letter",
     ],
 )];
 
@@ -267,6 +336,6 @@ fn example_config_is_valid() {
         .args(["check-config", "--config.file", "examples/deadman.toml"])
         .output()
         .expect("deadman runs");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "SUCCESS: 3 checks\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SUCCESS: 5 checks\n");
     assert_eq!(out.status.code(), Some(0));
 }

@@ -104,6 +104,49 @@ fn kill_9_loses_no_acknowledged_ping_and_counts_no_rid_twice() {
     stop_cleanly(&mut child, "TERM");
 }
 
+/// Values, failure streaks and the failure-ratio window are stored in the
+/// same commit as everything else a ping changes (issue #14).
+#[test]
+fn kill_9_keeps_reported_values_failure_streaks_and_run_counts() {
+    let config = "[[check]]\nname = \"reconcile\"\nowner = \"ops\"\nevery = \"1h\"\n\
+                  failure_threshold = 3\nmax_failure_ratio = 0.5\nfailure_ratio_window = \"1h\"\n\
+                  [[check.value]]\nname = \"unmatched_invoices\"\nmax = 0\n";
+    let dir = dir_with_config(config);
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    for path in [
+        "/ping/reconcile",
+        "/ping/reconcile/3?value.unmatched_invoices=37",
+        "/ping/reconcile/fail?value.unmatched_invoices=38",
+    ] {
+        let answer = send(&address, "POST", path);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    child.kill().expect("kill -9"); // acknowledged: on disk, whatever comes next
+    let _ = child.wait();
+
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    let of = |series: &str| metric(&address, series);
+    assert_eq!(
+        of("deadman_check_value{check=\"reconcile\",name=\"unmatched_invoices\"}"),
+        38.0
+    );
+    assert_eq!(
+        of("deadman_check_consecutive_failures{check=\"reconcile\"}"),
+        2.0
+    );
+    assert_eq!(
+        of("deadman_check_failure_ratio_window_runs{check=\"reconcile\"}"),
+        3.0
+    );
+    assert_eq!(
+        of("deadman_check_failure_ratio_window_failures{check=\"reconcile\"}"),
+        2.0
+    );
+    stop_cleanly(&mut child, "TERM");
+}
+
 #[test]
 fn a_second_exporter_on_the_same_storage_path_is_refused() {
     let dir = dir_with_config(CONFIG);

@@ -20,6 +20,21 @@ every = "15m"
 grace = "10m"
 max_runtime = "30m"
 labels = { system = "xero" }
+min_runtime = "10s"
+failure_threshold = 2
+max_failure_ratio = 0.5
+failure_ratio_window = "1h"
+
+[[check.value]]
+name = "unmatched_invoices"
+description = "invoices with no \"order\""
+max = 0
+for = "30m"
+
+[[check.value]]
+name = "dead_letters"
+min = 0
+max = 10
 
 [[check]]
 name = "payouts"
@@ -27,6 +42,8 @@ owner = "finance-ops@acme.example"
 cron = "30 2 * * *"
 timezone = "America/New_York"
 grace = "30m"
+paused_until = "2026-03-09T00:00:00Z"
+pause_reason = "migration"
 "#;
 
 async fn scripted_scrape() -> String {
@@ -35,7 +52,10 @@ async fn scripted_scrape() -> String {
     assert_eq!(server.post("/ping/orders/start?rid=r1").await.status, 200);
     server.advance(12.25);
     assert_eq!(
-        server.post("/ping/orders?rid=r1&records=40").await.status,
+        server
+            .post("/ping/orders?rid=r1&records=40&value.unmatched_invoices=37")
+            .await
+            .status,
         200
     );
     server.advance(60.0);
@@ -43,6 +63,7 @@ async fn scripted_scrape() -> String {
         server.post("/ping/payouts/fail?reason=auth").await.status,
         200
     );
+    assert_eq!(server.post("/ping/payouts/3").await.status, 200);
     assert_eq!(server.get("/ping/nope").await.status, 404);
     server.get("/metrics").await.text()
 }

@@ -208,3 +208,111 @@ async fn assets_are_embedded_and_cacheable() {
         assert_eq!(again.status, 304);
     }
 }
+
+const ASSERTED: &str = r#"
+[[check]]
+name = "reconcile"
+owner = "finance-ops@acme.example"
+every = "1h"
+failure_threshold = 3
+min_runtime = "30s"
+max_failure_ratio = 0.25
+failure_ratio_window = "24h"
+
+[[check.value]]
+name = "unmatched_invoices"
+description = "invoices with no <i>order</i>"
+max = 0
+for = "30m"
+
+[[check.value]]
+name = "dead_letters"
+min = 0
+max = 10
+
+[[check.expiry]]
+name = "owner-review"
+kind = "review"
+at = "2026-03-10T00:00:00Z"
+
+[[check]]
+name = "migration"
+owner = "ops"
+every = "15m"
+paused_until = "2026-03-02T10:00:00Z"
+pause_reason = "Xero <migration> & cut-over"
+"#;
+
+#[tokio::test]
+async fn values_thresholds_runtimes_and_pauses_are_shown_in_valid_html() {
+    let server = TestServer::start(ASSERTED).await;
+    for path in [
+        "/ping/reconcile/start?rid=r1",
+        "/ping/reconcile?rid=r1&value.unmatched_invoices=37&value.dead_letters=2",
+        "/ping/reconcile/fail",
+        "/ping/reconcile/3",
+        "/ping/migration/fail?reason=upstream",
+    ] {
+        assert_eq!(server.post(path).await.status, 200, "{path}");
+    }
+    server.advance(5.0);
+    for path in [
+        "/",
+        "/?state=paused",
+        "/checks/reconcile",
+        "/checks/migration",
+        "/inventory",
+    ] {
+        let html = server.get(path).await.text();
+        assert_eq!(parse_errors(&html), Vec::<String>::new(), "{path}");
+        assert!(
+            !html.contains("<i>order</i>"),
+            "{path}: unescaped description"
+        );
+        assert!(!html.contains("<migration>"), "{path}: unescaped reason");
+    }
+    let page = server.get("/checks/reconcile").await.text();
+    for expected in [
+        "<h2 id=\"values\">Values</h2>",
+        "<code>unmatched_invoices</code>",
+        "invoices with no &lt;i&gt;order&lt;/i&gt;",
+        "<strong>37</strong>",
+        "at most 0",
+        "pages after 30 min out of range",
+        "out of range</strong> since",
+        "0 to 10",
+        ", exit status 3",
+        "Failures in a row",
+        "(pages at 3)",
+        "Min runtime",
+        "30 s; the last success took 0 s",
+        "too short",
+        "Failure rate",
+        "2 of 3 runs failed (66.67%) in the last 1 d; at most 25%",
+        "review",
+    ] {
+        assert!(
+            page.contains(expected),
+            "{expected:?} missing from:\n{page}"
+        );
+    }
+    let paused = server.get("/checks/migration").await.text();
+    assert!(paused.contains("class=\"paused-note\""), "{paused}");
+    assert!(
+        paused.contains("Xero &lt;migration&gt; &amp; cut-over"),
+        "{paused}"
+    );
+    let list = server.get("/?state=paused").await.text();
+    assert!(list.contains("data-check=\"migration\""));
+    assert!(!list.contains("data-check=\"reconcile\""));
+    assert!(
+        list.contains("<span class=\"state paused\">"),
+        "a badge with words, not colour alone"
+    );
+    assert!(list.contains("also failing"));
+    let all = server.get("/").await.text();
+    assert!(all.contains("2 in a row; pages at 3"), "{all}");
+    let inventory = server.get("/inventory").await.text();
+    assert!(inventory.contains("<h2>Reviews</h2>"), "{inventory}");
+    assert!(inventory.contains("until 2026-03-02T10:00:00Z (no alert fires until then)"));
+}

@@ -29,6 +29,10 @@ token = "etl-token-0123456789abcdef"
 [[check.expiry]]
 name = "api-token"
 kind = "credential"
+
+[[check.value]]
+name = "unmatched_invoices"
+max = 0
 "#;
 
 /// The wrapper or the one-shot, with only the environment a test gives.
@@ -308,12 +312,13 @@ async fn deadman_report_reaches_the_metrics() {
     let server = TestServer::start(CONFIG).await;
     let job = "echo records=42 >> \"$DEADMAN_REPORT\"; \
                echo expires.api-token=2027-01-15T00:00:00Z >> \"$DEADMAN_REPORT\"; \
+               echo value.unmatched_invoices=37 >> \"$DEADMAN_REPORT\"; \
                echo recods=1 >> \"$DEADMAN_REPORT\"; echo \"$DEADMAN_REPORT\"";
     let (out, _) = run(&server, &[], &["sh", "-c", job]).await;
     assert_eq!(out.status.code(), Some(0));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("DEADMAN_REPORT line 3: unknown key \"recods\""),
+        stderr.contains("DEADMAN_REPORT line 4: unknown key \"recods\""),
         "{stderr}"
     );
     let metrics = server.scrape().await;
@@ -324,6 +329,8 @@ async fn deadman_report_reaches_the_metrics() {
     let expiry =
         "deadman_expiry_timestamp_seconds{check=\"etl\",name=\"api-token\",kind=\"credential\"}";
     assert_eq!(metrics.value(expiry), 1_799_971_200.0);
+    let value = "deadman_check_value{check=\"etl\",name=\"unmatched_invoices\"}";
+    assert_eq!(metrics.value(value), 37.0);
     let path = text(&out.stdout);
     assert!(
         !Path::new(path.trim()).exists(),
@@ -426,6 +433,8 @@ async fn deadman_ping_sends_one_ping() {
             "9",
             "--expires",
             "api-token=2027-01-15T00:00:00Z",
+            "--value",
+            "unmatched_invoices=3",
         ],
         &[("DEADMAN_URL", &url), ("DEADMAN_TOKEN_FILE", &token_file)],
     );
@@ -443,7 +452,8 @@ async fn deadman_ping_sends_one_ping() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "OK: fail recorded (records=9, rid=r1, exit_status=2, expires.api-token, message of 10 bytes).\n"
+        "OK: fail recorded (records=9, rid=r1, exit_status=2, expires.api-token, \
+         value.unmatched_invoices=3, message of 10 bytes).\n"
     );
     assert_eq!(history(&server).await[0]["message"], "from stdin");
 }

@@ -20,6 +20,7 @@ Examples:
   deadman ping nightly-etl start --rid \"$RUN_ID\"
   deadman ping nightly-etl 3 --rid \"$RUN_ID\" --message - < /var/log/etl.log
   deadman ping orders-sync --records 200 --expires xero-token=2027-01-15T00:00:00Z
+  deadman ping reconcile-invoices --value unmatched_invoices=37
   deadman ping orders-sync fail --reason auth --message 'refresh token revoked'
 
 Exit status: 0 acknowledged; 1 refused (deadman's answer is printed) or a
@@ -55,6 +56,10 @@ pub struct PingArgs {
     /// When the check's declared expiry NAME expires (RFC 3339); repeatable.
     #[arg(long, value_name = "NAME=TIME", value_parser = parse_expiry)]
     pub expires: Vec<(String, String)>,
+    /// The check's declared value NAME (a number such as 37 or -2.5);
+    /// repeatable.
+    #[arg(long, value_name = "NAME=N", value_parser = parse_value_arg)]
+    pub value: Vec<(String, String)>,
 }
 
 /// `success` is the bare `/ping/<check>`; the rest are path segments.
@@ -79,6 +84,16 @@ fn parse_expiry(text: &str) -> Result<(String, String), String> {
             Ok((name.to_string(), time.to_string()))
         }
         _ => Err("write NAME=TIME, e.g. api-token=2027-01-15T00:00:00Z".into()),
+    }
+}
+
+fn parse_value_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => {
+            crate::model::values::parse_value(value).map_err(|why| format!("the value {why}"))?;
+            Ok((name.to_string(), value.trim().to_string()))
+        }
+        _ => Err("write NAME=N, e.g. unmatched_invoices=37".into()),
     }
 }
 
@@ -107,6 +122,7 @@ pub fn main(args: PingArgs) -> ExitCode {
         reason: args.reason,
         message,
         expiries: args.expires,
+        values: args.value,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

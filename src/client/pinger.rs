@@ -20,6 +20,8 @@ pub struct Fields {
     pub message: Option<String>,
     /// (name, RFC 3339 time) for `expires.<name>`.
     pub expiries: Vec<(String, String)>,
+    /// (name, number as written) for `value.<name>`.
+    pub values: Vec<(String, String)>,
 }
 
 impl Fields {
@@ -47,6 +49,9 @@ impl Fields {
         }
         for (name, time) in &self.expiries {
             form.append_pair(&format!("expires.{name}"), time);
+        }
+        for (name, value) in &self.values {
+            form.append_pair(&format!("value.{name}"), value);
         }
         form.finish()
     }
@@ -190,11 +195,12 @@ mod tests {
             reason: Some("timeout".into()),
             message: Some("a&b=c\nd é".into()),
             expiries: vec![("api-token".into(), "2027-01-15T00:00:00+01:00".into())],
+            values: vec![("unmatched_invoices".into(), "37".into())],
         };
         assert_eq!(
             fields.form(),
             "rid=r-1&records=5&reason=timeout&message=a%26b%3Dc%0Ad+%C3%A9\
-             &expires.api-token=2027-01-15T00%3A00%3A00%2B01%3A00"
+             &expires.api-token=2027-01-15T00%3A00%3A00%2B01%3A00&value.unmatched_invoices=37"
         );
         assert_eq!(Fields::default().form(), "");
     }

@@ -1,5 +1,6 @@
-//! The `DEADMAN_REPORT` file a job may write: `records=N` and
-//! `expires.<name>=<RFC 3339>` lines, sent with the finish ping. Pure: the
+//! The `DEADMAN_REPORT` file a job may write: `records=N`,
+//! `expires.<name>=<RFC 3339>` and `value.<name>=N` lines, sent with the
+//! finish ping. Pure: the
 //! text in, what to send and what was wrong with which line out. A bad
 //! line never stops the finish ping; it is reported and skipped.
 
@@ -7,6 +8,7 @@ use std::fmt;
 
 use crate::model::expectations::parse_rfc3339;
 use crate::model::ping_params::parse_records;
+use crate::model::values::parse_value;
 
 /// What a job reported.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -17,6 +19,10 @@ pub struct Report {
     /// `expires.<name>=<time>` as (name, time as written), in first-seen
     /// order; a later line for the same name replaces the time.
     pub expiries: Vec<(String, String)>,
+    /// `value.<name>=N` as (name, number as written), in first-seen order;
+    /// a later line for the same name replaces the number, so a job may
+    /// write a running count.
+    pub values: Vec<(String, String)>,
 }
 
 /// A line that was skipped, and why.
@@ -56,7 +62,8 @@ pub fn parse(text: &str) -> (Report, Vec<BadLine>) {
 fn parse_line(line: &str, report: &mut Report) -> Result<(), String> {
     let Some((key, value)) = line.split_once('=') else {
         return Err(format!(
-            "{line:?} is not KEY=VALUE; write records=N or expires.<name>=<RFC 3339 time>"
+            "{line:?} is not KEY=VALUE; write records=N, expires.<name>=<RFC 3339 time> or \
+             value.<name>=N"
         ));
     };
     let (key, value) = (key.trim(), value.trim());
@@ -64,9 +71,17 @@ fn parse_line(line: &str, report: &mut Report) -> Result<(), String> {
         report.records = Some(parse_records(value).map_err(|e| e.to_string())?);
         return Ok(());
     }
+    if let Some(name) = key.strip_prefix("value.") {
+        if name.is_empty() {
+            return Err("value. needs the value's name, as in value.unmatched_invoices=37".into());
+        }
+        parse_value(value).map_err(|why| format!("value.{name} {why}"))?;
+        replace_or_push(&mut report.values, name, value);
+        return Ok(());
+    }
     let Some(name) = key.strip_prefix("expires.") else {
         return Err(format!(
-            "unknown key {key:?}; the keys are records and expires.<name>"
+            "unknown key {key:?}; the keys are records, expires.<name> and value.<name>"
         ));
     };
     if name.is_empty() {
@@ -77,11 +92,16 @@ fn parse_line(line: &str, report: &mut Report) -> Result<(), String> {
             "expires.{name} must be an RFC 3339 time such as 2027-01-15T00:00:00Z, not {value:?}"
         ));
     }
-    match report.expiries.iter_mut().find(|(n, _)| n == name) {
-        Some((_, time)) => *time = value.to_string(),
-        None => report.expiries.push((name.to_string(), value.to_string())),
-    }
+    replace_or_push(&mut report.expiries, name, value);
     Ok(())
+}
+
+/// A later line for a name replaces the earlier one, keeping its place.
+fn replace_or_push(entries: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match entries.iter_mut().find(|(n, _)| n == name) {
+        Some((_, kept)) => *kept = value.to_string(),
+        None => entries.push((name.to_string(), value.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +150,30 @@ mod tests {
         assert!(bad[1].why.contains("unknown key \"record\""), "{}", bad[1]);
         assert!(bad[2].why.contains("RFC 3339"), "{}", bad[2]);
         assert!(bad[4].why.contains("not KEY=VALUE"), "{}", bad[4]);
+    }
+
+    #[test]
+    fn values_are_checked_numbers_and_a_later_line_wins() {
+        let (report, bad) = parse(
+            "value.unmatched_invoices=3\nvalue.lag = -2.5\nvalue.unmatched_invoices=37\n\
+             value.x=NaN\nvalue.=1\nvalue.y=1e16\n",
+        );
+        assert_eq!(
+            report.values,
+            vec![
+                ("unmatched_invoices".into(), "37".into()),
+                ("lag".into(), "-2.5".into())
+            ]
+        );
+        let why: Vec<String> = bad.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            why,
+            [
+                "line 4: value.x must be a number such as 37 or -2.5, not \"NaN\"",
+                "line 5: value. needs the value's name, as in value.unmatched_invoices=37",
+                "line 6: value.y must be a number such as 37 or -2.5, not \"1e16\"",
+            ]
+        );
     }
 
     #[test]

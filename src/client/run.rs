@@ -38,6 +38,7 @@ Exit status: the command's; 128+N when signal N killed it; 124 on --timeout;
 DEADMAN_REPORT: the command may write lines to this file:
   records=<N>                     records this run moved (a later line wins)
   expires.<name>=<RFC 3339 time>  when the check's declared expiry <name> expires
+  value.<name>=<N>                the check's declared value <name> (37, -2.5)
 Blank lines and lines starting with # are ignored; bad lines are reported on
 stderr and skipped.
 
@@ -287,6 +288,7 @@ impl ReportFile {
         }
         fields.records = report.records;
         fields.expiries = report.expiries;
+        fields.values = report.values;
     }
 }
 

@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use super::rate_limit::RateLimit;
 use crate::auth::Token;
+use crate::model::check_state::CheckState;
 use crate::model::expectations::{Expiry, Volume};
+use crate::model::failure_ratio::FailureRatio;
+use crate::model::pause::Pause;
 use crate::model::schedule::Schedule;
+use crate::model::values::DeclaredValue;
 
 /// `[storage]`: retention of what the store keeps.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,8 +61,44 @@ pub struct Check {
     pub recovery: String,
     /// Expected records per window, if any.
     pub volume: Option<Volume>,
-    /// Credentials, API versions, certificates, contracts that expire.
+    /// Credentials, API versions, certificates, contracts (and owner
+    /// reviews) that expire.
     pub expiries: Vec<Expiry>,
+    /// Numbers a run reports (`value.<name>=N`) and their bounds: the only
+    /// names a ping may report, so input never creates series.
+    pub values: Vec<DeclaredValue>,
+    /// Failed runs in a row before the failure pages (1: the first does);
+    /// a flaky job that recovers on its own should not wake anyone.
+    pub failure_threshold: u64,
+    /// At most this share of runs may fail over a window, for the job that
+    /// fails often but never `failure_threshold` times in a row.
+    pub failure_ratio: Option<FailureRatio>,
+    /// A successful run that took less than this (start to finish) did
+    /// suspiciously little: the backup that finished in 2 seconds.
+    pub min_runtime: Option<Duration>,
+    /// While it holds, no per-check alert fires (planned downtime, a
+    /// migration); pings are still recorded.
+    pub pause: Option<Pause>,
+}
+
+impl Check {
+    /// The check's deadline given its state: the one place the schedule,
+    /// grace and pause are put together.
+    pub fn deadline(&self, state: &CheckState) -> f64 {
+        let paused_until = self.pause.as_ref().and_then(|p| p.until);
+        state.deadline(&self.schedule, self.grace, paused_until)
+    }
+
+    /// Whether the check is paused at `now` (a pause with an end lifts
+    /// itself then, without a reload).
+    pub fn paused(&self, now: f64) -> bool {
+        crate::model::pause::is_paused(self.pause.as_ref(), now)
+    }
+
+    /// The declared value of this name.
+    pub fn value(&self, name: &str) -> Option<&DeclaredValue> {
+        self.values.iter().find(|v| v.name == name)
+    }
 }
 
 crate::string_enum! {

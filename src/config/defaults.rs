@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use super::assertions::parse_failure_threshold;
 use super::check::{Methods, Severity};
 use super::error::ErrorList;
 use super::fields::{
@@ -30,6 +31,7 @@ pub(super) struct RawDefaults {
     token: Option<String>,
     token_file: Option<String>,
     token_env: Option<String>,
+    failure_threshold: Option<i64>,
 }
 
 /// `[defaults]`, validated once and applied to every check. A value that
@@ -47,6 +49,7 @@ pub(super) struct Defaults {
     pub timezone: Option<Tz>,
     pub methods: Option<Methods>,
     pub token: Option<Token>,
+    pub failure_threshold: Option<u64>,
 }
 
 /// What a check without an `owner` of its own inherits. Unlike the other
@@ -97,6 +100,9 @@ impl Defaults {
             token: errors
                 .take(tokens.load(location, raw.token, raw.token_file, raw.token_env))
                 .flatten(),
+            failure_threshold: errors.optional(raw.failure_threshold, |n| {
+                parse_failure_threshold(location, n)
+            }),
         }
     }
 }

@@ -199,14 +199,14 @@ fn validate_expiry(
             return Err(invalid(
                 location,
                 &field("kind"),
-                "missing; one of credential, api_version, certificate, contract",
+                format!("missing; one of {}", ExpiryKind::names()),
             ))
         }
         Some(text) => ExpiryKind::parse(text).ok_or_else(|| {
             invalid(
                 location,
                 &field("kind"),
-                format!("{text:?} is not one of credential, api_version, certificate, contract"),
+                format!("{text:?} is not one of {}", ExpiryKind::names()),
             )
         })?,
     };

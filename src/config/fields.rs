@@ -22,6 +22,7 @@ const RESERVED_LABELS: &[&str] = &[
     "kind",
     "reason",
     "name",
+    "url",
     "job",
     "instance",
 ];

@@ -9,6 +9,8 @@
 //! * [`check`] — the validated [`Check`] and its value types;
 //! * `defaults` — `[defaults]`; `fields` — one parser per field;
 //!   `expectations` — `[check.volume]` and `[[check.expiry]]`;
+//!   `assertions` — `[[check.value]]`, failure thresholds and ratios,
+//!   `min_runtime`, and pauses;
 //! * [`secrets`] — a check's token, and whether secrets are read;
 //!   `badges` — `[badges]`, the secret public badge keys come from;
 //! * [`error`] — [`ConfigError`], and the list that gathers them.
@@ -25,6 +27,7 @@ use serde::Deserialize;
 use crate::auth::Token;
 use crate::model::schedule::Schedule;
 
+mod assertions;
 mod badges;
 mod check;
 mod defaults;
@@ -45,6 +48,7 @@ use rate_limit::parse_rate_limit;
 pub use rate_limit::{RateLimit, DEFAULT_RATE_LIMIT};
 pub use secrets::Secrets;
 
+use assertions::{validate_assertions, RawAssertions, RawValue};
 use badges::{validate_badges, RawBadges};
 use defaults::{Defaults, InheritedOwner, RawDefaults};
 use error::{invalid, ErrorList};
@@ -137,6 +141,31 @@ struct RawCheck {
     volume: Option<RawVolume>,
     #[serde(default)]
     expiry: Vec<RawExpiry>,
+    #[serde(default)]
+    value: Vec<RawValue>,
+    failure_threshold: Option<i64>,
+    max_failure_ratio: Option<f64>,
+    failure_ratio_window: Option<String>,
+    min_runtime: Option<String>,
+    paused: Option<bool>,
+    paused_until: Option<String>,
+    pause_reason: Option<String>,
+}
+
+impl RawCheck {
+    /// The keys `assertions` validates, taken out.
+    fn take_assertions(&mut self) -> RawAssertions {
+        RawAssertions {
+            value: std::mem::take(&mut self.value),
+            failure_threshold: self.failure_threshold.take(),
+            max_failure_ratio: self.max_failure_ratio.take(),
+            failure_ratio_window: self.failure_ratio_window.take(),
+            min_runtime: self.min_runtime.take(),
+            paused: self.paused.take(),
+            paused_until: self.paused_until.take(),
+            pause_reason: self.pause_reason.take(),
+        }
+    }
 }
 
 impl Config {
@@ -244,6 +273,13 @@ impl Config {
             .collect()
     }
 
+    /// Checks whose `paused_until` has passed at `now`. That is valid (the
+    /// pause is over and the check is watched again) but the keys were
+    /// probably left behind: `check-config` and every load warn about them.
+    pub fn ended_pauses(&self, now: f64) -> Vec<String> {
+        assertions::ended_pauses(&self.checks, now)
+    }
+
     /// How many checks have a token that was not read (loaded with
     /// [`Secrets::Skip`]), so [`Config::weak_tokens`] cannot judge them.
     pub fn unread_tokens(&self) -> usize {
@@ -292,7 +328,12 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
         // serde reports unknown keys at the table itself; name the key.
         let (field, message) = match inner.strip_prefix("unknown field `") {
             Some(rest) => {
-                let key = rest.split('`').next().unwrap_or_default().to_string();
+                // The path ends with the key; inside a nested table it
+                // names the table too: value[0].maximum.
+                let key = match path.as_str() {
+                    "." => rest.split('`').next().unwrap_or_default().to_string(),
+                    path => path.to_string(),
+                };
                 let expected = rest.split_once("expected ").map_or("", |(_, e)| e);
                 let expected = expected.strip_prefix("one of ").unwrap_or(expected);
                 (
@@ -409,12 +450,13 @@ fn validate_checks(
 /// error is recorded gets a stand-in value, so the fields after it are
 /// still validated; the check is then rejected.
 fn validate_check(
-    raw: RawCheck,
+    mut raw: RawCheck,
     defaults: &Defaults,
     location: &str,
     tokens: TokenLoader,
 ) -> Result<Check, ConfigError> {
     let mut errors = ErrorList::default();
+    let asserted = raw.take_assertions();
     let name = errors.take(validate_name(raw.name, location));
     let owner = match (raw.owner, &defaults.owner) {
         (Some(owner), _) => errors.take(validate_owner(location, owner)),
@@ -447,6 +489,8 @@ fn validate_check(
     }
     let volume = errors.optional(raw.volume, |v| validate_volume(v, timezone, location));
     let expiries = errors.take(validate_expiries(raw.expiry, location));
+    let max_runtime = max_runtime.or(defaults.max_runtime);
+    let asserted = validate_assertions(asserted, max_runtime, location, &mut errors);
 
     errors.finish(Check {
         name: name.unwrap_or_default(),
@@ -458,7 +502,7 @@ fn validate_check(
         // Only a stand-in when the schedule is invalid, and then rejected.
         schedule: schedule.unwrap_or(Schedule::Every(DEFAULT_GRACE)),
         grace: (grace.or(defaults.grace)).unwrap_or(DEFAULT_GRACE),
-        max_runtime: max_runtime.or(defaults.max_runtime),
+        max_runtime,
         rate_limit: (rate_limit.or(defaults.rate_limit)).unwrap_or(Some(DEFAULT_RATE_LIMIT)),
         methods: (methods.or(defaults.methods)).unwrap_or(Methods::ALL),
         token: token.flatten().or_else(|| defaults.token.clone()),
@@ -469,6 +513,11 @@ fn validate_check(
         recovery: raw.recovery.unwrap_or_default(),
         volume,
         expiries: expiries.unwrap_or_default(),
+        values: asserted.values,
+        failure_threshold: (asserted.failure_threshold.or(defaults.failure_threshold)).unwrap_or(1),
+        failure_ratio: asserted.failure_ratio,
+        min_runtime: asserted.min_runtime,
+        pause: asserted.pause,
     })
 }
 
@@ -542,193 +591,4 @@ fn validate_schedule(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, String> {
-        Config::parse(text, Path::new(".")).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn minimal_check_gets_defaults() {
-        let config =
-            parse("[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"15m\"\n").expect("valid");
-        let check = config.check("a").expect("present");
-        assert_eq!(check.grace, DEFAULT_GRACE);
-        assert_eq!(check.severity, Severity::Warning);
-        assert_eq!(check.methods, Methods::ALL);
-        assert!(check.token.is_none());
-        assert_eq!(config.storage.history, 100);
-    }
-
-    #[test]
-    fn defaults_apply_and_checks_override() {
-        let config = parse(
-            r#"
-[defaults]
-grace = "1m"
-severity = "critical"
-team = "finance"
-token = "s3cret"
-
-[[check]]
-name = "a"
-owner = "ops"
-every = "15m"
-
-[[check]]
-name = "b"
-owner = "ops"
-every = "1h"
-grace = "2m"
-severity = "info"
-token = "other"
-"#,
-        )
-        .expect("valid");
-        let a = config.check("a").expect("a");
-        assert_eq!(a.grace, Duration::from_secs(60));
-        assert_eq!(a.severity, Severity::Critical);
-        assert_eq!(a.team, "finance");
-        assert!(a.token.as_ref().is_some_and(|t| t.matches("s3cret")));
-        let b = config.check("b").expect("b");
-        assert_eq!(b.grace, Duration::from_secs(120));
-        assert_eq!(b.severity, Severity::Info);
-        assert!(b
-            .token
-            .as_ref()
-            .is_some_and(|t| t.matches("other") && !t.matches("s3cret")));
-    }
-
-    #[test]
-    fn check_names() {
-        assert!(valid_check_name("shopify-orders-to-xero"));
-        assert!(valid_check_name("0.a_b-c"));
-        assert!(!valid_check_name(""));
-        assert!(!valid_check_name("-a"));
-        assert!(!valid_check_name("A"));
-        assert!(!valid_check_name(&"a".repeat(65)));
-        assert!(valid_check_name(&"a".repeat(64)));
-    }
-
-    #[test]
-    fn syntax_errors_never_echo_a_token() {
-        let text = "[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\ntoken = \"INLINE-TOKEN-abc123\n";
-        let err = parse(text).expect_err("unterminated string");
-        assert!(!err.contains("INLINE-TOKEN-abc123"), "{err}");
-        assert!(err.contains("line 5"), "{err}");
-        assert!(err.contains("token = <redacted>"), "{err}");
-        let err = parse(
-            "[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\ntoken = 1234567890123\n",
-        )
-        .expect_err("wrong type");
-        assert!(!err.contains("1234567890123"), "{err}");
-        assert!(err.ends_with("token: must be a string"), "{err}");
-    }
-
-    #[test]
-    fn endless_files_are_refused_without_reading_them_whole() {
-        let err = Config::load(Path::new("/dev/zero")).expect_err("refused");
-        assert!(matches!(err, ConfigError::TooLarge(_)), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "/dev/zero is larger than 64 MiB, the most deadman reads as a config; is it the right file?"
-        );
-    }
-
-    #[test]
-    fn an_endless_token_file_is_refused() {
-        let err = parse("[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\ntoken_file = \"/dev/zero\"\n")
-            .expect_err("refused");
-        assert_eq!(
-            err,
-            "check \"a\" (line 1): token_file: cannot read /dev/zero: it is larger than 64 KiB; a token file holds one line"
-        );
-    }
-
-    /// One line per error, as `check-config` prints them.
-    fn errors(text: &str) -> Vec<String> {
-        match Config::parse(text, Path::new(".")) {
-            Ok(_) => vec![],
-            Err(err) => err.each().iter().map(ToString::to_string).collect(),
-        }
-    }
-
-    #[test]
-    fn an_invalid_default_is_reported_once_not_again_for_each_check() {
-        let check = "[[check]]\nname = \"a\"\nevery = \"1h\"\n";
-        assert_eq!(
-            errors(&format!("[defaults]\nowner = \" \"\n\n{check}\n{check}")),
-            [
-                "[defaults] (line 1): owner: is empty; every check needs a named owner (a \
-                 person, team or address)",
-                "check \"a\" (line 8): name: \"a\" is already used by the check at line 4; \
-                 names must be unique",
-            ]
-        );
-        // An unreadable [defaults] leaves every check's owner unknown too.
-        assert_eq!(
-            errors(&format!("[defaults]\nownr = \"ops\"\n\n{check}")).len(),
-            1
-        );
-        // Other defaults that fail fall back to the built-in ones.
-        assert_eq!(
-            errors(&format!(
-                "[defaults]\ngrace = \"soon\"\nowner = \"ops\"\n\n{check}"
-            ))
-            .len(),
-            1
-        );
-    }
-
-    #[test]
-    fn no_checks_is_an_error_unless_the_file_allows_it() {
-        assert_eq!(errors(""), [ConfigError::NoChecks.to_string()]);
-        assert_eq!(
-            errors("[storage]\nhistory = -1\n").len(),
-            2,
-            "both the storage error and the missing checks"
-        );
-        let config = parse("allow_no_checks = true\n").expect("allowed");
-        assert!(config.checks.is_empty());
-        assert!(parse(
-            "allow_no_checks = true\n[[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n"
-        )
-        .is_ok());
-        assert!(errors("allow_no_checks = \"yes\"\n")[0].contains("invalid type"));
-    }
-
-    #[test]
-    fn skipping_secrets_reads_no_file_and_marks_the_tokens_unread() {
-        let text = "[defaults]\ntoken_env = \"DEADMAN_TEST_NEVER_SET\"\n\n\
-                    [[check]]\nname = \"a\"\nowner = \"o\"\nevery = \"1h\"\n\n\
-                    [[check]]\nname = \"b\"\nowner = \"o\"\nevery = \"1h\"\ntoken = \"short\"\n\n\
-                    [[check]]\nname = \"c\"\nowner = \"o\"\nevery = \"1h\"\ntoken_file = \"absent\"\n";
-        assert_eq!(
-            errors(text).len(),
-            2,
-            "read: the variable is unset, the file absent"
-        );
-        let config = Config::parse_with(text, Path::new("/nonexistent"), Secrets::Skip)
-            .expect("nothing read");
-        assert_eq!(config.unread_tokens(), 2);
-        assert_eq!(
-            config.weak_tokens().len(),
-            1,
-            "an inline token is still judged"
-        );
-        let unread = config
-            .check("c")
-            .and_then(|c| c.token.as_ref())
-            .expect("a token");
-        assert!(unread.is_unread() && !unread.matches(""));
-    }
-
-    #[test]
-    fn line_index() {
-        let idx = LineIndex::new("a\nb\nc");
-        assert_eq!(idx.line_of(0), 1);
-        assert_eq!(idx.line_of(2), 2);
-        assert_eq!(idx.line_of(4), 3);
-    }
-}
+mod tests;

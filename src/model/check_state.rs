@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::kind::{FailReason, Kind};
 use super::ping::Ping;
 use super::schedule::Schedule;
+use super::values::{self, DeclaredValue, ReportedValues};
 use crate::clock::Stamp;
 
 /// Unfinished runs kept per check; a job that only ever pings `/start`
@@ -27,10 +28,20 @@ pub struct CheckState {
     pub last_failure: f64,
     /// Reason of the most recent failure, for alert descriptions.
     pub last_failure_reason: Option<FailReason>,
+    /// Exit status of the most recent failure, when it was reported as one
+    /// (`/ping/<check>/3`), so the alert can say "exit status 3".
+    pub last_failure_exit_status: Option<u8>,
+    /// Failed runs since the last success: `failure_threshold` pages only
+    /// once it is reached, and one success resets it.
+    pub consecutive_failures: u64,
     pub last_start: f64,
     /// Seconds between the last finished run's start and its finish; 0 when
     /// no finished run had a start.
     pub last_duration: f64,
+    /// How long the most recent success ran, from its start ping; `None`
+    /// when that success had no start to pair with, so `min_runtime` judges
+    /// only runs whose duration is known.
+    pub last_success_duration: Option<f64>,
     /// Started runs not yet finished, oldest first.
     pub runs: Vec<Run>,
     /// Accepted pings by [`Kind::index`]; never reset, so they are counters.
@@ -42,6 +53,8 @@ pub struct CheckState {
     /// Expiries reported by the integration (name → Unix seconds); they
     /// override the configured `at`.
     pub expiries: BTreeMap<String, f64>,
+    /// The latest report of each declared value (`value.<name>=N`).
+    pub values: ReportedValues,
 }
 
 /// A started, unfinished run.
@@ -63,26 +76,43 @@ impl CheckState {
         }
     }
 
-    /// Applies an accepted (non-duplicate) ping received at `at`.
-    pub fn apply(&mut self, ping: &Ping, at: Stamp) {
+    /// Applies an accepted (non-duplicate) ping received at `at`; its
+    /// values are judged against `declared`, the check's `[[check.value]]`.
+    pub fn apply(&mut self, ping: &Ping, at: Stamp, declared: &[DeclaredValue]) {
         self.pings[ping.kind.index()] = self.pings[ping.kind.index()].saturating_add(1);
         for (name, expires) in &ping.expiries {
             self.expiries.insert(name.clone(), *expires);
         }
+        for (name, value) in &ping.values {
+            let spec = declared.iter().find(|d| d.name == *name);
+            values::record(&mut self.values, name, *value, at.wall, spec);
+        }
         match ping.kind {
             Kind::Success => {
-                // max(): pings are stamped on arrival and committed in
-                // batches, so one stamped earlier can be applied later.
+                // Pings are stamped on arrival and committed in batches, so
+                // one stamped earlier can be applied later: the newest
+                // event decides what "last" means.
+                let newest = at.wall >= self.last_success;
+                if at.wall >= self.last_failure {
+                    self.consecutive_failures = 0;
+                }
                 self.last_success = self.last_success.max(at.wall);
                 // Saturating: a counter must never wrap (Prometheus would read a reset).
                 self.records = self.records.saturating_add(ping.records.unwrap_or(0));
-                self.finish_run(ping.rid.as_deref(), at);
+                let duration = self.finish_run(ping.rid.as_deref(), at);
+                if newest {
+                    self.last_success_duration = duration;
+                }
             }
             Kind::Fail => {
                 let reason = ping.reason.unwrap_or(FailReason::Other);
                 if at.wall >= self.last_failure {
                     self.last_failure = at.wall;
                     self.last_failure_reason = Some(reason);
+                    self.last_failure_exit_status = ping.exit_status;
+                }
+                if at.wall >= self.last_success {
+                    self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 }
                 self.failures[reason.index()] = self.failures[reason.index()].saturating_add(1);
                 // Saturating: a counter must never wrap (Prometheus would read a reset).
@@ -107,7 +137,8 @@ impl CheckState {
     /// Pairs a finish with its start: the run with the same rid, else the
     /// most recent run without a rid (a finish with no rid takes the most
     /// recent run of any kind). Unpaired finishes leave the duration alone.
-    fn finish_run(&mut self, rid: Option<&str>, at: Stamp) {
+    /// Returns the run's duration when it was paired.
+    fn finish_run(&mut self, rid: Option<&str>, at: Stamp) -> Option<f64> {
         let position = match rid {
             Some(rid) => self
                 .runs
@@ -116,13 +147,13 @@ impl CheckState {
                 .or_else(|| self.runs.iter().rposition(|r| r.rid.is_none())),
             None => self.runs.len().checked_sub(1),
         };
-        let Some(position) = position else { return };
-        let run = self.runs.remove(position);
+        let run = self.runs.remove(position?);
         let seconds = match run.started_mono {
             Some(start) => at.mono.saturating_sub(start).as_secs_f64(),
             None => (at.wall - run.started).max(0.0),
         };
         self.last_duration = seconds;
+        Some(seconds)
     }
 
     /// Start of the oldest unfinished run, or 0.
@@ -134,19 +165,25 @@ impl CheckState {
             .unwrap_or(0.0)
     }
 
-    /// Where the deadline counts from.
-    pub fn deadline_base(&self) -> f64 {
-        if self.last_success > 0.0 {
+    /// Where the deadline counts from: the last success (or the first
+    /// configuration), or the end of a pause if that is later.
+    pub fn deadline_base(&self, paused_until: Option<f64>) -> f64 {
+        let base = if self.last_success > 0.0 {
             self.last_success
         } else {
             self.first_configured
-        }
+        };
+        base.max(paused_until.unwrap_or(0.0))
     }
 
     /// The instant after which the check's silence is an incident: the one
     /// place a deadline is derived from state, for scrapes, pages and docs.
-    pub fn deadline(&self, schedule: &Schedule, grace: Duration) -> f64 {
-        schedule.deadline(self.deadline_base(), grace)
+    /// After a pause with an end (`paused_until`), the check gets a whole
+    /// period and its grace from that end, as if it had succeeded then: a
+    /// job that resumes on schedule after planned downtime is not late the
+    /// moment the pause lifts.
+    pub fn deadline(&self, schedule: &Schedule, grace: Duration, paused_until: Option<f64>) -> f64 {
+        schedule.deadline(self.deadline_base(paused_until), grace)
     }
 }
 
@@ -206,52 +243,53 @@ mod tests {
             rid: rid.map(String::from),
             message: None,
             expiries: Vec::new(),
+            values: Vec::new(),
         }
     }
 
     #[test]
     fn success_moves_freshness_and_counts_records() {
         let mut s = CheckState::new(1000.0);
-        assert_eq!(s.deadline_base(), 1000.0);
-        s.apply(&ping(Kind::Success, None, Some(5)), stamp(1010.0));
+        assert_eq!(s.deadline_base(None), 1000.0);
+        s.apply(&ping(Kind::Success, None, Some(5)), stamp(1010.0), &[]);
         assert_eq!(s.last_success, 1010.0);
         assert_eq!(s.records, 5);
         assert_eq!(s.pings, [1, 0, 0, 0]);
-        assert_eq!(s.deadline_base(), 1010.0);
+        assert_eq!(s.deadline_base(None), 1010.0);
     }
 
     #[test]
     fn failures_and_logs_do_not_move_freshness() {
         let mut s = CheckState::new(1000.0);
-        s.apply(&ping(Kind::Fail, None, Some(2)), stamp(1010.0));
-        s.apply(&ping(Kind::Log, None, Some(99)), stamp(1011.0));
+        s.apply(&ping(Kind::Fail, None, Some(2)), stamp(1010.0), &[]);
+        s.apply(&ping(Kind::Log, None, Some(99)), stamp(1011.0), &[]);
         assert_eq!(s.last_success, 0.0);
         assert_eq!(s.last_failure, 1010.0);
         assert_eq!(s.last_failure_reason, Some(FailReason::Auth));
         assert_eq!(s.failures[FailReason::Auth.index()], 1);
         assert_eq!(s.records, 2, "log records are not counted");
-        assert_eq!(s.deadline_base(), 1000.0);
+        assert_eq!(s.deadline_base(None), 1000.0);
     }
 
     #[test]
     fn late_arriving_stamp_does_not_move_time_backwards() {
         let mut s = CheckState::new(1000.0);
-        s.apply(&ping(Kind::Success, None, None), stamp(1020.0));
-        s.apply(&ping(Kind::Success, None, None), stamp(1019.0));
+        s.apply(&ping(Kind::Success, None, None), stamp(1020.0), &[]);
+        s.apply(&ping(Kind::Success, None, None), stamp(1019.0), &[]);
         assert_eq!(s.last_success, 1020.0);
     }
 
     #[test]
     fn duration_pairs_by_rid_then_most_recent() {
         let mut s = CheckState::new(1000.0);
-        s.apply(&ping(Kind::Start, Some("a"), None), stamp(1100.0));
-        s.apply(&ping(Kind::Start, Some("b"), None), stamp(1105.0));
+        s.apply(&ping(Kind::Start, Some("a"), None), stamp(1100.0), &[]);
+        s.apply(&ping(Kind::Start, Some("b"), None), stamp(1105.0), &[]);
         assert_eq!(s.runs.len(), 2);
         assert_eq!(s.oldest_run_start(), 1100.0);
-        s.apply(&ping(Kind::Success, Some("a"), None), stamp(1130.0));
+        s.apply(&ping(Kind::Success, Some("a"), None), stamp(1130.0), &[]);
         assert_eq!(s.last_duration, 30.0);
         assert_eq!(s.runs.len(), 1);
-        s.apply(&ping(Kind::Fail, None, None), stamp(1110.0 + 15.0));
+        s.apply(&ping(Kind::Fail, None, None), stamp(1110.0 + 15.0), &[]);
         assert_eq!(s.last_duration, 20.0, "b ran 1105..1125");
         assert!(s.runs.is_empty());
         assert_eq!(s.oldest_run_start(), 0.0);
@@ -265,7 +303,7 @@ mod tests {
             started: 1200.0,
             started_mono: None,
         });
-        s.apply(&ping(Kind::Success, None, None), stamp(1290.0));
+        s.apply(&ping(Kind::Success, None, None), stamp(1290.0), &[]);
         assert_eq!(s.last_duration, 90.0);
     }
 
@@ -273,7 +311,11 @@ mod tests {
     fn runs_in_progress_are_bounded() {
         let mut s = CheckState::new(1000.0);
         for i in 0..(MAX_RUNS_IN_PROGRESS + 10) {
-            s.apply(&ping(Kind::Start, None, None), stamp(1000.0 + i as f64));
+            s.apply(
+                &ping(Kind::Start, None, None),
+                stamp(1000.0 + i as f64),
+                &[],
+            );
         }
         assert_eq!(s.runs.len(), MAX_RUNS_IN_PROGRESS);
         assert_eq!(s.oldest_run_start(), 1010.0);
@@ -284,16 +326,98 @@ mod tests {
         let mut s = CheckState::new(1000.0);
         assert_eq!(s.status(2000.0, 1500.0), Status::New);
         assert_eq!(s.status(2000.0, 2000.5), Status::Late);
-        s.apply(&ping(Kind::Start, None, None), stamp(1100.0));
+        s.apply(&ping(Kind::Start, None, None), stamp(1100.0), &[]);
         assert_eq!(s.status(2000.0, 1500.0), Status::Running);
-        s.apply(&ping(Kind::Success, None, None), stamp(1200.0));
+        s.apply(&ping(Kind::Success, None, None), stamp(1200.0), &[]);
         assert_eq!(s.status(2000.0, 1500.0), Status::Up);
-        s.apply(&ping(Kind::Fail, None, None), stamp(1300.0));
+        s.apply(&ping(Kind::Fail, None, None), stamp(1300.0), &[]);
         assert_eq!(s.status(2000.0, 1500.0), Status::Failing);
         assert_eq!(
             s.status(2000.0, 2500.0),
             Status::Failing,
             "failing wins over late"
+        );
+    }
+    #[test]
+    fn consecutive_failures_count_until_a_success_and_keep_the_exit_status() {
+        let mut s = CheckState::new(1000.0);
+        let mut exit = ping(Kind::Fail, None, None);
+        exit.reason = Some(FailReason::ExitCode);
+        exit.exit_status = Some(3);
+        s.apply(&exit, stamp(1010.0), &[]);
+        s.apply(&ping(Kind::Log, None, None), stamp(1011.0), &[]);
+        s.apply(&ping(Kind::Fail, None, None), stamp(1020.0), &[]);
+        assert_eq!(s.consecutive_failures, 2, "logs do not count");
+        assert_eq!(
+            s.last_failure_exit_status, None,
+            "the last failure had none"
+        );
+        s.apply(&exit, stamp(1030.0), &[]);
+        assert_eq!(s.last_failure_exit_status, Some(3));
+        // A failure stamped before the last one keeps the newest's status.
+        s.apply(&ping(Kind::Fail, None, None), stamp(1025.0), &[]);
+        assert_eq!(s.last_failure_exit_status, Some(3));
+        assert_eq!(s.consecutive_failures, 4);
+        s.apply(&ping(Kind::Success, None, None), stamp(1040.0), &[]);
+        assert_eq!(s.consecutive_failures, 0);
+        // A failure stamped before that success is not part of a new streak.
+        s.apply(&ping(Kind::Fail, None, None), stamp(1035.0), &[]);
+        assert_eq!(s.consecutive_failures, 0);
+        s.apply(&ping(Kind::Fail, None, None), stamp(1050.0), &[]);
+        assert_eq!(s.consecutive_failures, 1);
+    }
+
+    #[test]
+    fn a_success_keeps_its_duration_only_when_it_had_a_start() {
+        let mut s = CheckState::new(1000.0);
+        s.apply(&ping(Kind::Start, Some("a"), None), stamp(1100.0), &[]);
+        s.apply(&ping(Kind::Success, Some("a"), None), stamp(1100.5), &[]);
+        assert_eq!(s.last_success_duration, Some(0.5));
+        s.apply(&ping(Kind::Success, None, None), stamp(1200.0), &[]);
+        assert_eq!(
+            s.last_success_duration, None,
+            "no start: unknown, not the old one"
+        );
+        assert_eq!(s.last_duration, 0.5, "the last paired run's duration stays");
+        s.apply(&ping(Kind::Start, None, None), stamp(1300.0), &[]);
+        s.apply(&ping(Kind::Fail, None, None), stamp(1301.0), &[]);
+        assert_eq!(s.last_success_duration, None, "a failure is no success");
+        assert_eq!(s.last_duration, 1.0);
+    }
+
+    #[test]
+    fn values_are_recorded_from_any_ping_and_judged_against_their_bounds() {
+        let declared = [DeclaredValue {
+            name: "unmatched".into(),
+            description: String::new(),
+            min: None,
+            max: Some(0.0),
+            for_duration: None,
+        }];
+        let mut s = CheckState::new(1000.0);
+        let mut start = ping(Kind::Start, None, None);
+        start.values = vec![("unmatched".into(), 37.0)];
+        s.apply(&start, stamp(1010.0), &declared);
+        let kept = &s.values["unmatched"];
+        assert_eq!(
+            (kept.value, kept.at, kept.out_of_range_since),
+            (37.0, 1010.0, Some(1010.0))
+        );
+        assert_eq!(s.pings[Kind::Start.index()], 1);
+    }
+
+    #[test]
+    fn a_pause_with_an_end_moves_the_deadline_base_to_it() {
+        let mut s = CheckState::new(1000.0);
+        let every = Schedule::Every(Duration::from_secs(600));
+        let grace = Duration::from_secs(60);
+        assert_eq!(s.deadline(&every, grace, None), 1660.0);
+        assert_eq!(s.deadline(&every, grace, Some(5000.0)), 5660.0);
+        s.apply(&ping(Kind::Success, None, None), stamp(6000.0), &[]);
+        assert_eq!(
+            s.deadline(&every, grace, Some(5000.0)),
+            6660.0,
+            "a later success wins"
         );
     }
 }

@@ -167,6 +167,18 @@ crate::string_enum! {
         ApiVersion = "api_version",
         Certificate = "certificate",
         Contract = "contract",
+        /// Not something that breaks: the date by which the owner reviews
+        /// the integration (re-reads the runbook, rotates what needs
+        /// rotating, confirms ownership).
+        Review = "review",
+    }
+}
+
+impl ExpiryKind {
+    /// Every kind, as messages list them.
+    pub fn names() -> String {
+        let names: Vec<&str> = ExpiryKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.join(", ")
     }
 }
 

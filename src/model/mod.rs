@@ -11,16 +11,21 @@
 //!   deadline and [`Status`].
 //! * [`recent_rids`] — the bounded memory of run ids behind idempotency.
 //! * [`expectations`] — volume windows and expiries.
+//! * [`values`] — declared values a run reports, and their bounds;
+//!   [`failure_ratio`] — failed runs per window; [`pause`] — pauses.
 
 pub mod check_state;
 pub mod expectations;
+pub mod failure_ratio;
 pub mod kind;
+pub mod pause;
 pub mod ping;
 pub mod ping_error;
 pub mod ping_json;
 pub mod ping_params;
 pub mod recent_rids;
 pub mod schedule;
+pub mod values;
 
 pub use check_state::{CheckState, Run, Status};
 pub use kind::{FailReason, Kind};

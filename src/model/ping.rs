@@ -34,6 +34,9 @@ pub struct Ping {
     /// RFC 3339), as (name, Unix seconds). Names are checked against the
     /// config by the handler, so input can never create series.
     pub expiries: Vec<(String, f64)>,
+    /// Declared values the run reported (`value.<name>=N`), as (name,
+    /// number); like expiries, checked against the config by the handler.
+    pub values: Vec<(String, f64)>,
 }
 
 /// The parts of a request that carry a ping's meaning.
@@ -128,6 +131,7 @@ pub fn parse(req: &PingRequest<'_>) -> Result<Parsed, PingError> {
             rid: params.rid,
             message: params.message.map(truncate_message),
             expiries: params.expiries,
+            values: params.values,
         },
         body_token: params.token,
         body_as_message,
@@ -200,6 +204,9 @@ impl Ping {
         }
         for (name, _) in &self.expiries {
             details.push(format!("expires.{name}"));
+        }
+        for (name, value) in &self.values {
+            details.push(format!("value.{name}={value}"));
         }
         if let Some(message) = &self.message {
             details.push(format!("message of {} bytes", message.len()));
@@ -330,7 +337,11 @@ mod tests {
             ("", "reason=auth", "reason is only accepted on failure pings (/fail or a non-zero exit status)"),
             ("fail", "reason=bored", "reason \"bored\" is not one of auth, rate_limit, timeout, upstream, validation, other"),
             ("fail", "reason=exit_code", "reason \"exit_code\" is not one of auth, rate_limit, timeout, upstream, validation, other"),
-            ("", "recrods=5", "unknown parameter \"recrods\"; accepted parameters are records, rid, reason, message, token, expires.<name>"),
+            ("", "recrods=5", "unknown parameter \"recrods\"; accepted parameters are records, rid, reason, message, token, expires.<name>, value.<name>"),
+            ("", "value.a=lots", "value.a must be a number such as 37 or -2.5, not \"lots\""),
+            ("", "value.a=1&value.a=2", "value.a is given more than once; send it once"),
+            ("", "value.a=1e400", "value.a must be a number such as 37 or -2.5, not \"1e400\""),
+            ("", "value.a=-1000000000000000.5", "value.a is -1000000000000000.5, out of range; a value may be at most 1e15 (1000000000000000) either side of 0"),
             ("", "expires.tok=soon", "expires.tok must be an RFC 3339 time such as 2027-01-15T00:00:00Z, not \"soon\""),
         ];
         for (action, query, expected) in cases {
@@ -413,6 +424,38 @@ mod tests {
                 ("b".to_string(), 1_799_971_200.0)
             ]
         );
+    }
+
+    #[test]
+    fn values_on_any_kind_and_in_the_summary() {
+        for action in ["", "start", "fail", "log", "3"] {
+            let p = parse_ping(&req(
+                action,
+                Some("value.unmatched_invoices=37&value.lag=-0.25"),
+            ))
+            .expect("parses");
+            assert_eq!(
+                p.values,
+                vec![
+                    ("unmatched_invoices".to_string(), 37.0),
+                    ("lag".to_string(), -0.25)
+                ],
+                "{action}"
+            );
+        }
+        let p =
+            parse_ping(&req("", Some("records=5&value.unmatched_invoices=37"))).expect("parses");
+        assert_eq!(
+            p.summary(),
+            "success recorded (records=5, value.unmatched_invoices=37)"
+        );
+        let p = parse_ping(&PingRequest {
+            content_type: Some("application/x-www-form-urlencoded"),
+            body: b"value.lag=2.5",
+            ..Default::default()
+        })
+        .expect("parses");
+        assert_eq!(p.values, vec![("lag".to_string(), 2.5)]);
     }
 
     #[test]

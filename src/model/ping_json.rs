@@ -4,15 +4,18 @@
 //! the tool's own, so unknown keys cannot all be refused. The rule:
 //!
 //! * our keys (`records`, `rid`, `reason`, `message`, `token`, `expires`,
-//!   `expires.<name>`) must have a usable type; `null` is refused (a field
-//!   the tool left empty must not pass as "no records");
+//!   `expires.<name>`, `values`, `value.<name>`) must have a usable type;
+//!   `null` is refused (a field the tool left empty must not pass as "no
+//!   records");
 //! * a key that is a near-miss of ours is refused, naming the key and the
 //!   accepted ones: the same name in another case or with `-`/`_`
 //!   (`Records`, `RID`), singular or plural (`record`, `rids`), or, for
 //!   names of five letters or more, one edit away (`recods`, `mesage`);
+//!   `value` and its near misses are not refused: "value" is a field name
+//!   too common in tools' own payloads;
 //! * any other key is the tool's and is ignored;
-//! * a key given twice (at the top level or inside `expires`) is refused,
-//!   as a repeated query parameter is.
+//! * a key given twice (at the top level, or inside `expires` or `values`)
+//!   is refused, as a repeated query parameter is.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -23,8 +26,10 @@ use serde_json::value::RawValue;
 
 use super::ping_error::{bad, PingError};
 use super::ping_params::{parse_records, Params, ACCEPTED_PARAMS};
+use super::values::parse_value;
 
-/// Our top-level keys, for the near-miss rule.
+/// Our top-level keys the near-miss rule protects (`values` is ours too,
+/// but see the module docs).
 const KNOWN: [&str; 6] = ["records", "rid", "reason", "message", "token", "expires"];
 
 /// Reads a JSON body into `params`.
@@ -81,6 +86,20 @@ fn apply(
         (key, Value::String(text)) if key.starts_with("expires.") => {
             params.add_expiry(&key["expires.".len()..], &text)
         }
+        // {"values": {"unmatched_invoices": 37}}
+        ("values", Value::Object(_)) => {
+            for (name, inner) in parse_object(raw.as_bytes(), "values")? {
+                match serde_json::from_str::<Value>(inner.get()) {
+                    Ok(inner) => add_value(&name, inner, params)?,
+                    Err(e) => return Err(bad(format!("body is not valid JSON: {e}"))),
+                }
+            }
+            Ok(())
+        }
+        // {"value.unmatched_invoices": 37}
+        (key, value @ (Value::Number(_) | Value::String(_))) if key.starts_with("value.") => {
+            add_value(&key["value.".len()..], value, params)
+        }
         (key, other) if is_ours(key) => Err(bad(format!(
             "{key} has the wrong JSON type ({})",
             json_type(&other)
@@ -93,8 +112,25 @@ fn apply(
     }
 }
 
+/// One value: a JSON number, or a string of one (as many no-code tools
+/// send every field).
+fn add_value(name: &str, value: serde_json::Value, params: &mut Params) -> Result<(), PingError> {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => params.add_json_value(name, &n),
+        Value::String(text) => params.add_value(name, parse_value(&text)),
+        other => Err(bad(format!(
+            "value.{name} has the wrong JSON type ({}); send a number",
+            json_type(&other)
+        ))),
+    }
+}
+
 fn is_ours(key: &str) -> bool {
-    KNOWN.contains(&key) || key.starts_with("expires.")
+    KNOWN.contains(&key)
+        || key == "values"
+        || key.starts_with("expires.")
+        || key.starts_with("value.")
 }
 
 /// Whether `key` is probably one of ours, mistyped.
@@ -141,10 +177,10 @@ fn parse_object<'a>(text: &'a [u8], what: &str) -> Result<Vec<(String, &'a RawVa
         .map_err(|e| bad(format!("body is not valid JSON: {e}")))?;
     let mut seen = HashSet::new();
     if let Some((key, _)) = entries.iter().find(|(key, _)| !seen.insert(key.as_str())) {
-        let shown = if what == "expires" {
-            format!("expires.{key}")
-        } else {
-            key.clone()
+        let shown = match what {
+            "expires" => format!("expires.{key}"),
+            "values" => format!("value.{key}"),
+            _ => key.clone(),
         };
         return Err(bad(format!(
             "{shown} is given more than once; send it once"
@@ -225,7 +261,7 @@ mod tests {
                 message,
                 format!(
                     "unknown key {key:?} looks like a misspelt parameter; accepted parameters are \
-                     records, rid, reason, message, token, expires.<name> (other keys are ignored)"
+                     records, rid, reason, message, token, expires.<name>, value.<name> (other keys are ignored)"
                 ),
             );
         }
@@ -257,6 +293,54 @@ mod tests {
             error(r#"{"expires": 5}"#),
             "expires has the wrong JSON type (number)"
         );
+    }
+
+    #[test]
+    fn values_as_an_object_or_dotted_keys_numbers_or_strings() {
+        let params = parse(
+            r#"{"values": {"unmatched": 37, "lag": "-2.5"}, "value.dead_letters": 0, "value": "tool's own"}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            params.values,
+            vec![
+                ("unmatched".to_string(), 37.0),
+                ("lag".to_string(), -2.5),
+                ("dead_letters".to_string(), 0.0)
+            ]
+        );
+        assert_eq!(
+            error(r#"{"values": {"a": 1, "a": 2}}"#),
+            "value.a is given more than once; send it once"
+        );
+        assert_eq!(
+            error(r#"{"values": {"a": 1}, "value.a": 2}"#),
+            "value.a is given more than once; send it once"
+        );
+        assert_eq!(
+            error(r#"{"values": {"a": true}}"#),
+            "value.a has the wrong JSON type (boolean); send a number"
+        );
+        assert_eq!(
+            error(r#"{"value.a": null}"#),
+            "value.a is null; send a value, or leave the key out"
+        );
+        assert_eq!(
+            error(r#"{"values": [1]}"#),
+            "values has the wrong JSON type (array)"
+        );
+        assert_eq!(
+            error(r#"{"values": {"a": 1e16}}"#),
+            "value.a is 1e+16, out of range; a value may be at most 1e15 (1000000000000000) either side of 0"
+        );
+        assert_eq!(
+            error(r#"{"values": {"a": "NaN"}}"#),
+            "value.a must be a number such as 37 or -2.5, not \"NaN\""
+        );
+        // Near misses of "value" are the tool's own keys.
+        for key in ["value", "Value", "vals", "valuee"] {
+            assert!(parse(&format!(r#"{{"{key}": 1}}"#)).is_ok(), "{key}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::expectations::parse_rfc3339;
 use super::ping_error::{bad, PingError};
+use super::values::{check_bound, parse_value};
 
 /// The largest `records` accepted: 2^53, the largest integer a Prometheus
 /// sample (a float64) holds exactly. Larger values are refused rather than
@@ -12,7 +13,8 @@ use super::ping_error::{bad, PingError};
 pub const MAX_RECORDS: u64 = 1 << 53;
 
 /// What the 400 for an unknown parameter lists.
-pub const ACCEPTED_PARAMS: &str = "records, rid, reason, message, token, expires.<name>";
+pub const ACCEPTED_PARAMS: &str =
+    "records, rid, reason, message, token, expires.<name>, value.<name>";
 
 /// Parameters as collected, each at most once.
 #[derive(Default)]
@@ -25,6 +27,9 @@ pub struct Params {
     /// read by auth directly. Checked by auth, never stored.
     pub token: Option<String>,
     pub expiries: Vec<(String, f64)>,
+    /// `value.<name>=N`, in the order given; names are checked against the
+    /// config by the handler.
+    pub values: Vec<(String, f64)>,
 }
 
 impl Params {
@@ -56,6 +61,9 @@ impl Params {
             // A stray "&" (as in "?records=5&") is not a parameter.
             "" => Ok(()),
             _ if key.starts_with("expires.") => self.add_expiry(&key["expires.".len()..], &value),
+            _ if key.starts_with("value.") => {
+                self.add_value(&key["value.".len()..], parse_value(&value))
+            }
             other => Err(bad(format!(
                 "unknown parameter {other:?}; accepted parameters are {ACCEPTED_PARAMS}"
             ))),
@@ -75,6 +83,32 @@ impl Params {
         })?;
         self.expiries.push((name.to_string(), at));
         Ok(())
+    }
+}
+
+impl Params {
+    /// One reported value: `Ok` from [`parse_value`] or [`check_bound`], or
+    /// the sentence of why not. A name given twice is refused, as any
+    /// repeated parameter is.
+    pub fn add_value(&mut self, name: &str, value: Result<f64, String>) -> Result<(), PingError> {
+        if self.values.iter().any(|(n, _)| n == name) {
+            return Err(bad(format!(
+                "value.{name} is given more than once; send it once"
+            )));
+        }
+        let value = value.map_err(|why| bad(format!("value.{name} {why}")))?;
+        self.values.push((name.to_string(), value));
+        Ok(())
+    }
+
+    /// A value sent as a JSON number.
+    pub fn add_json_value(
+        &mut self,
+        name: &str,
+        number: &serde_json::Number,
+    ) -> Result<(), PingError> {
+        let value = number.as_f64().unwrap_or(f64::INFINITY);
+        self.add_value(name, check_bound(value, &number.to_string()))
     }
 }
 

@@ -25,6 +25,8 @@ pub mod writer;
 // each other directly (`super::seam::Batch`), never through this file, so
 // the module graph has no cycles.
 pub use error::StoreError;
-pub use seam::{Batch, HistoryRow, MemoryStore, RecordEvent, RidRow, Snapshot, Store};
+pub use seam::{
+    Batch, HistoryRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot, Store,
+};
 pub use sqlite::SqliteStore;
 pub use writer::WriterHandle;

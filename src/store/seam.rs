@@ -2,6 +2,7 @@
 //! [`Store`] trait and everything that crosses it.
 
 use super::error::StoreError;
+use crate::model::failure_ratio::RunBucket;
 use crate::model::{CheckState, FailReason, Kind};
 
 /// Durable storage for check state. Implementations must make [`Store::commit`]
@@ -31,6 +32,16 @@ pub struct Snapshot {
     pub rids: Vec<RidRow>,
     /// Records reported to checks with a volume expectation, oldest first.
     pub record_events: Vec<RecordEvent>,
+    /// Runs per minute of checks with a failure ratio, oldest first.
+    pub run_buckets: Vec<RunBucketRow>,
+}
+
+/// One minute's finished runs of one check, whole (not a delta: writing a
+/// row again is harmless).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunBucketRow {
+    pub check: String,
+    pub bucket: RunBucket,
 }
 
 /// Records one ping reported, for exact volume windows.
@@ -86,6 +97,10 @@ pub struct Batch {
     pub record_events: Vec<RecordEvent>,
     /// Maintenance: forget record events older than this.
     pub prune_record_events_before: Option<f64>,
+    /// New totals of the run buckets this batch added to.
+    pub run_buckets: Vec<RunBucketRow>,
+    /// Maintenance: forget run buckets of minutes before this one.
+    pub prune_run_buckets_before: Option<i64>,
 }
 
 impl Batch {
@@ -97,6 +112,8 @@ impl Batch {
             && self.prune_rids_before.is_none()
             && self.record_events.is_empty()
             && self.prune_record_events_before.is_none()
+            && self.run_buckets.is_empty()
+            && self.prune_run_buckets_before.is_none()
     }
 }
 

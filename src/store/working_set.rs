@@ -8,10 +8,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::seam::{Batch, HistoryRow, RecordEvent, RidRow, Snapshot};
+use super::seam::{Batch, HistoryRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
 use crate::clock::Stamp;
-use crate::config::Config;
+use crate::config::{Check, Config};
 use crate::model::expectations::RECORD_RETENTION;
+use crate::model::failure_ratio::{minute_of, RunBucket, MAX_RATIO_WINDOW};
 use crate::model::recent_rids::{RecentRids, RID_MIN_AGE};
 use crate::model::{CheckState, Kind, Ping};
 use crate::state::StateSnapshot;
@@ -68,6 +69,11 @@ impl WorkingSet {
                 view.record_events.push(event.at, event.records);
             }
         }
+        for row in snapshot.run_buckets {
+            if let Some(view) = set.checks.get_mut(&row.check) {
+                view.run_buckets.set(row.bucket);
+            }
+        }
         set
     }
 
@@ -88,6 +94,7 @@ impl WorkingSet {
             ..Batch::default()
         };
         let mut work: HashMap<&str, CheckState> = HashMap::new();
+        let mut buckets: HashMap<(&str, i64), RunBucket> = HashMap::new();
         let mut batch_rids: HashSet<(&str, Kind, &str)> = HashSet::new();
         let mut outcomes = Vec::new();
         for job in jobs {
@@ -108,14 +115,17 @@ impl WorkingSet {
                     at: job.at.wall,
                 });
             }
+            let configured = config.check(check).map(|c| c.as_ref());
+            let declared = configured.map_or(&[][..], |c| c.values.as_slice());
             work.entry(check)
                 .or_insert_with(|| match self.checks.get(check) {
                     Some(view) => view.state.clone(),
                     None => CheckState::new(job.at.wall),
                 })
-                .apply(&job.ping, job.at);
+                .apply(&job.ping, job.at, declared);
+            self.count_run(&mut buckets, job, configured);
             let counts_volume = matches!(job.ping.kind, Kind::Success | Kind::Fail)
-                && config.check(check).is_some_and(|c| c.volume.is_some());
+                && configured.is_some_and(|c| c.volume.is_some());
             if let (true, Some(records)) = (counts_volume, job.ping.records) {
                 batch.record_events.push(RecordEvent {
                     check: job.check.clone(),
@@ -130,7 +140,44 @@ impl WorkingSet {
             .into_iter()
             .map(|(name, state)| (name.to_string(), state))
             .collect();
+        batch.run_buckets = (buckets.into_iter())
+            .map(|((check, _), bucket)| RunBucketRow {
+                check: check.to_string(),
+                bucket,
+            })
+            .collect();
         (batch, outcomes)
+    }
+
+    /// Counts a finished run (success or fail ping) into its minute's
+    /// bucket, for checks with a failure ratio: the totals the batch will
+    /// write, starting from what the working copy holds.
+    fn count_run<'a>(
+        &self,
+        buckets: &mut HashMap<(&'a str, i64), RunBucket>,
+        job: &'a PingJob,
+        configured: Option<&Check>,
+    ) {
+        let failed = match job.ping.kind {
+            Kind::Success => false,
+            Kind::Fail => true,
+            Kind::Start | Kind::Log => return,
+        };
+        if configured.is_none_or(|c| c.failure_ratio.is_none()) {
+            return;
+        }
+        let minute = minute_of(job.at.wall);
+        let bucket = buckets.entry((&job.check, minute)).or_insert_with(|| {
+            (self.checks.get(&job.check))
+                .and_then(|view| view.run_buckets.get(minute))
+                .unwrap_or(RunBucket {
+                    minute,
+                    runs: 0,
+                    failures: 0,
+                })
+        });
+        bucket.runs = bucket.runs.saturating_add(1);
+        bucket.failures = bucket.failures.saturating_add(u64::from(failed));
     }
 
     /// Makes a committed batch part of the working copy. Returns how many
@@ -144,6 +191,17 @@ impl WorkingSet {
                 view.record_events.push(event.at, event.records);
                 if let Some(volume) = config.check(&event.check).and_then(|c| c.volume.as_ref()) {
                     view.record_events.prune(volume.horizon(now));
+                }
+            }
+        }
+        for row in &batch.run_buckets {
+            if let Some(view) = self.checks.get_mut(&row.check) {
+                view.run_buckets.set(row.bucket);
+                if let Some(ratio) = config
+                    .check(&row.check)
+                    .and_then(|c| c.failure_ratio.as_ref())
+                {
+                    view.run_buckets.prune(ratio.horizon(now));
                 }
             }
         }
@@ -209,13 +267,44 @@ impl WorkingSet {
             prune_rids_before: Some(now - RID_MIN_AGE),
             // No window needs more; memory prunes per check.
             prune_record_events_before: Some(now - RECORD_RETENTION.as_secs_f64()),
+            prune_run_buckets_before: Some(minute_of(now - MAX_RATIO_WINDOW.as_secs_f64())),
             ..self.reconcile(config, now)
         }
     }
 
-    /// Drops record events no window needs any more (and all of them for
-    /// checks without a volume expectation).
-    pub fn prune_record_events(&mut self, config: &Config, now: f64) {
+    /// Drops record events and run buckets no window needs any more (and
+    /// all of them for checks without a volume expectation or a failure
+    /// ratio).
+    pub fn prune_windows(&mut self, config: &Config, now: f64) {
+        self.prune_record_events(config, now);
+        self.prune_run_buckets(config, now);
+    }
+
+    fn prune_run_buckets(&mut self, config: &Config, now: f64) {
+        for name in self.checks.names() {
+            let ratio = config.check(&name).and_then(|c| c.failure_ratio.as_ref());
+            let Some(view) = self.checks.get(&name) else {
+                continue;
+            };
+            let horizon = ratio.map(|r| minute_of(r.horizon(now)));
+            let needs_pruning = match horizon {
+                Some(first) => view.run_buckets.oldest().is_some_and(|m| m < first),
+                None => !view.run_buckets.is_empty(),
+            };
+            // Only touched checks are copied out of the published snapshot.
+            if !needs_pruning {
+                continue;
+            }
+            if let Some(view) = self.checks.get_mut(&name) {
+                match ratio {
+                    Some(ratio) => view.run_buckets.prune(ratio.horizon(now)),
+                    None => view.run_buckets = Default::default(),
+                }
+            }
+        }
+    }
+
+    fn prune_record_events(&mut self, config: &Config, now: f64) {
         for name in self.checks.names() {
             let volume = config.check(&name).and_then(|c| c.volume.as_ref());
             let Some(view) = self.checks.get(&name) else {
@@ -294,6 +383,7 @@ every = "1h"
                 rid: rid.map(String::from),
                 message: None,
                 expiries: Vec::new(),
+                values: Vec::new(),
             },
             at: Stamp {
                 wall,
@@ -361,7 +451,7 @@ every = "1h"
         assert_eq!(view.get("plain").map(|v| v.state.records), Some(7));
 
         // An hour later the event is outside the window.
-        set.prune_record_events(&config, 1001.0 + 3601.0);
+        set.prune_windows(&config, 1001.0 + 3601.0);
         let view = set.snapshot();
         assert_eq!(view.get("orders").map(|v| v.record_events.len()), Some(0));
     }
@@ -387,5 +477,49 @@ every = "1h"
         assert_eq!(batch.states.len(), 1);
         assert_eq!(batch.states[0].1.removed_at, None, "came back");
         assert_eq!(batch.states[0].1.first_configured, 1000.0, "kept its state");
+    }
+    #[test]
+    fn finished_runs_of_checks_with_a_failure_ratio_are_counted_per_minute() {
+        let config = config(
+            "[[check]]\nname = \"flaky\"\nowner = \"ops\"\nevery = \"1h\"\n\
+             max_failure_ratio = 0.2\nfailure_ratio_window = \"1h\"\n\n\
+             [[check]]\nname = \"plain\"\nowner = \"ops\"\nevery = \"1h\"\n",
+        );
+        let mut set = started(&config, 6000.0);
+        let mut fail = job("flaky", None, None, 6010.0);
+        fail.ping.kind = Kind::Fail;
+        let mut start = job("flaky", None, None, 6011.0);
+        start.ping.kind = Kind::Start;
+        let jobs = [
+            job("flaky", None, None, 6001.0),
+            fail,
+            start,
+            job("plain", None, None, 6002.0),
+        ];
+        let (batch, _) = set.plan_pings(&jobs, &config);
+        assert_eq!(batch.run_buckets.len(), 1, "one minute of one check");
+        assert_eq!(
+            (
+                batch.run_buckets[0].bucket.runs,
+                batch.run_buckets[0].bucket.failures
+            ),
+            (2, 1),
+            "the start is no finished run"
+        );
+        set.apply(&batch, &config, 6020.0);
+        // The next batch starts from the totals already kept.
+        let (batch, _) = set.plan_pings(&[job("flaky", None, None, 6030.0)], &config);
+        assert_eq!(batch.run_buckets[0].bucket.runs, 3);
+        set.apply(&batch, &config, 6030.0);
+        let view = set.snapshot();
+        let flaky = view.get("flaky").expect("flaky");
+        assert_eq!(flaky.run_buckets.since(0.0).runs, 3);
+        assert!(view.get("plain").is_some_and(|v| v.run_buckets.is_empty()));
+        // An hour and a minute later the window no longer needs the bucket.
+        set.prune_windows(&config, 6030.0 + 3660.0);
+        assert!(set
+            .snapshot()
+            .get("flaky")
+            .is_some_and(|v| v.run_buckets.is_empty()));
     }
 }

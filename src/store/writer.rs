@@ -344,7 +344,7 @@ impl Writer {
         let now = self.clock.now().wall;
         let batch = self.set.maintenance(&self.config, now);
         if self.commit_and_publish(&batch, 0).is_ok() {
-            self.set.prune_record_events(&self.config, now);
+            self.set.prune_windows(&self.config, now);
             self.publisher.publish(self.set.snapshot());
             self.checkpoint();
         }

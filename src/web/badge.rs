@@ -190,11 +190,14 @@ fn look(condition: Condition) -> (String, Colour) {
         Condition::Failing | Condition::Expired => Colour::Red,
         Condition::Late
         | Condition::RunningTooLong
+        | Condition::RanTooShort
+        | Condition::ValueOutOfRange
+        | Condition::FailureRateHigh
         | Condition::VolumeLow
         | Condition::VolumeHigh => Colour::Orange,
         Condition::Expiring => Colour::Yellow,
         Condition::Running => Colour::Blue,
-        Condition::New => Colour::LightGrey,
+        Condition::Paused | Condition::New => Colour::LightGrey,
         Condition::Up => Colour::BrightGreen,
     };
     (condition.as_str().replace('_', " "), colour)
@@ -491,6 +494,14 @@ mod tests {
         assert_eq!(look(Condition::Expiring).1, Colour::Yellow);
         assert_eq!(look(Condition::Running).1, Colour::Blue);
         assert_eq!(look(Condition::New).1, Colour::LightGrey);
+        assert_eq!(
+            look(Condition::Paused),
+            ("paused".into(), Colour::LightGrey)
+        );
+        assert_eq!(
+            look(Condition::ValueOutOfRange),
+            ("value out of range".into(), Colour::Orange)
+        );
         for condition in Condition::ALL {
             let (text, _) = look(condition);
             assert!(!text.contains('_'), "{text}");

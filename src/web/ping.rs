@@ -288,7 +288,7 @@ fn unknown_action(err: PingError) -> Refusal {
 }
 
 /// Parses the ping and checks what only the config can: that every
-/// reported expiry is declared, so input can never create series.
+/// reported expiry and value is declared, so input can never create series.
 fn parse(
     check: &Check,
     action: &str,
@@ -308,24 +308,36 @@ fn parse(
         PingError::UnknownAction(_) => unknown_action(err),
         PingError::BadRequest(_) => Refusal::bad_request(err.to_string()),
     })?;
-    if let Some((name, _)) = parsed
-        .ping
-        .expiries
-        .iter()
-        .find(|(name, _)| !check.expiries.iter().any(|e| &e.name == name))
-    {
-        let declared: Vec<&str> = check.expiries.iter().map(|e| e.name.as_str()).collect();
-        let declared = if declared.is_empty() {
-            "none".to_string()
-        } else {
-            declared.join(", ")
-        };
-        return Err(Refusal::bad_request(format!(
-            "expires.{name} is not declared for check {:?}; declared expiries: {declared}",
-            check.name
-        )));
-    }
+    let expiries: Vec<&str> = check.expiries.iter().map(|e| e.name.as_str()).collect();
+    let reported = parsed.ping.expiries.iter().map(|(name, _)| name.as_str());
+    undeclared(check, "expires", "expiries", reported, &expiries)?;
+    let values: Vec<&str> = check.values.iter().map(|v| v.name.as_str()).collect();
+    let reported = parsed.ping.values.iter().map(|(name, _)| name.as_str());
+    undeclared(check, "value", "values", reported, &values)?;
     Ok(parsed)
+}
+
+/// A 400 for the first `reported` name that is not `declared`, naming the
+/// check and the names it does declare.
+fn undeclared<'a>(
+    check: &Check,
+    prefix: &str,
+    what: &str,
+    mut reported: impl Iterator<Item = &'a str>,
+    declared: &[&str],
+) -> Result<(), Refusal> {
+    let Some(name) = reported.find(|name| !declared.contains(name)) else {
+        return Ok(());
+    };
+    let name: String = name.chars().take(64).collect();
+    let declared = match declared.is_empty() {
+        true => "none".to_string(),
+        false => declared.join(", "),
+    };
+    Err(Refusal::bad_request(format!(
+        "{prefix}.{name} is not declared for check {:?}; declared {what}: {declared}",
+        check.name
+    )))
 }
 
 #[cfg(test)]
@@ -442,7 +454,15 @@ mod tests {
         )
         .await;
         assert_eq!(status, 400, "undeclared expiry");
-        assert_eq!(rejected(&app, Rejection::BadRequest), 2);
+        let (status, body) = ping(&app, "POST", "/ping/orders?value.unmatched=1", &[]).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (
+                400,
+                "value.unmatched is not declared for check \"orders\"; declared values: none\n"
+            )
+        );
+        assert_eq!(rejected(&app, Rejection::BadRequest), 3);
         let (status, _) = ping(&app, "POST", "/ping/orders/finish", &[]).await;
         assert_eq!(status, 404);
     }

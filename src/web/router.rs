@@ -134,6 +134,7 @@ async fn dispatch(
             writer: &app.writer,
             clock: app.clock.as_ref(),
             renders: &app.renders,
+            base,
         };
         match get {
             true => scrape::handle(deps, req.headers()).await,

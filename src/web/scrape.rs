@@ -33,6 +33,9 @@ pub struct ScrapeDeps<'a> {
     pub clock: &'a dyn Clock,
     /// Concurrent scrapes share one render.
     pub renders: &'a Renders,
+    /// `--web.external-url` without its trailing slash, or "": the check
+    /// pages `deadman_check_info`'s `url` label links to.
+    pub base: &'a str,
 }
 
 /// A finished render, shared by the scrapes that wait for it.
@@ -78,9 +81,11 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let state = deps.writer.is_ready().then(|| deps.state.snapshot());
     let rejections = deps.rejections.per_check();
     let now = deps.clock.now().wall;
+    let base = deps.base.to_string();
     // Rendering thousands of checks is CPU work; keep it off the reactor.
     let rendered = tokio::task::spawn_blocking(move || {
-        exposition::render(&registry, &config, state.as_deref(), &rejections, now, gzip)
+        let state = state.as_deref();
+        exposition::render(&registry, &config, state, &rejections, now, &base, gzip)
     })
     .await;
     match rendered {
@@ -121,6 +126,7 @@ mod tests {
             writer: &app.app.writer,
             clock: app.clock.as_ref(),
             renders: &app.app.renders,
+            base: "",
         };
         let (status, body) = read(handle(deps, &HeaderMap::new()).await).await;
         assert_eq!(status, 200);

@@ -7,9 +7,11 @@ use std::path::Path;
 
 use rusqlite::{params, Connection};
 
+use crate::model::failure_ratio::RunBucket;
+use crate::model::values::{ReportedValue, ReportedValues};
 use crate::model::{CheckState, FailReason, Kind, Run};
 use crate::store::error::StoreError;
-use crate::store::seam::{HistoryRow, RecordEvent, RidRow, Snapshot};
+use crate::store::seam::{HistoryRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
 
 /// Decodes one stored value, or names the check and column it failed in.
 struct Decoder<'a> {
@@ -48,6 +50,22 @@ impl Decoder<'_> {
         serde_json::from_str(text).map_err(|e| self.fail("checks.expiries", e.to_string()))
     }
 
+    fn values(&self, text: &str) -> Result<ReportedValues, StoreError> {
+        let parsed: BTreeMap<String, (f64, f64, Option<f64>)> = serde_json::from_str(text)
+            .map_err(|e| self.fail("checks.reported_values", e.to_string()))?;
+        Ok(parsed
+            .into_iter()
+            .map(|(name, (value, at, out_of_range_since))| {
+                let value = ReportedValue {
+                    value,
+                    at,
+                    out_of_range_since,
+                };
+                (name, value)
+            })
+            .collect())
+    }
+
     fn reason(
         &self,
         column: &'static str,
@@ -72,6 +90,7 @@ struct RawCheckRow {
     last_failure_reason: Option<String>,
     runs: String,
     expiries: String,
+    values: String,
 }
 
 /// Reads every check, rid and record event. A value that does not decode
@@ -81,6 +100,7 @@ pub(super) fn load_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, 
         checks: load_checks(conn, path)?,
         rids: load_rids(conn, path)?,
         record_events: load_record_events(conn, path)?,
+        run_buckets: load_run_buckets(conn, path)?,
     })
 }
 
@@ -93,7 +113,9 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState
                 last_failure_reason, last_start, last_duration,
                 pings_success, pings_fail, pings_start, pings_log, records,
                 failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
-                failures_validation, failures_other, failures_exit_code, runs, expiries
+                failures_validation, failures_other, failures_exit_code, runs, expiries,
+                consecutive_failures, last_failure_exit_status, last_success_duration,
+                reported_values
          FROM checks",
         [],
         |row| {
@@ -117,11 +139,15 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState
                     pings,
                     records: row.get::<_, i64>(12)? as u64,
                     failures,
+                    consecutive_failures: row.get::<_, i64>(22)? as u64,
+                    last_failure_exit_status: row.get(23)?,
+                    last_success_duration: row.get(24)?,
                     ..CheckState::default()
                 },
                 last_failure_reason: row.get(5)?,
                 runs: row.get(20)?,
                 expiries: row.get(21)?,
+                values: row.get(25)?,
             })
         },
     )?;
@@ -138,6 +164,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState
                 )?,
                 runs: decode.runs(&raw.runs)?,
                 expiries: decode.expiries(&raw.expiries)?,
+                values: decode.values(&raw.values)?,
                 ..raw.state
             };
             Ok((raw.name, state))
@@ -190,6 +217,26 @@ fn load_record_events(conn: &Connection, path: &Path) -> Result<Vec<RecordEvent>
                 check: row.get(0)?,
                 at: row.get(1)?,
                 records: row.get::<_, i64>(2)? as u64,
+            })
+        },
+    )
+}
+
+fn load_run_buckets(conn: &Connection, path: &Path) -> Result<Vec<RunBucketRow>, StoreError> {
+    query_all(
+        conn,
+        path,
+        "loading run counts",
+        "SELECT check_name, minute, runs, failures FROM run_buckets ORDER BY minute",
+        [],
+        |row| {
+            Ok(RunBucketRow {
+                check: row.get(0)?,
+                bucket: RunBucket {
+                    minute: row.get(1)?,
+                    runs: row.get::<_, i64>(2)? as u64,
+                    failures: row.get::<_, i64>(3)? as u64,
+                },
             })
         },
     )

@@ -78,6 +78,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX record_events_by_check ON record_events (check_name, at);
     "#,
+    // 3: what a run reports and how runs fail (issue #14).
+    r#"
+    -- failed runs since the last success; a check failing at the upgrade
+    -- has failed at least once in a row (its earlier failures are unknown)
+    ALTER TABLE checks ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+    UPDATE checks SET consecutive_failures = 1 WHERE last_failure > last_success;
+    -- the exit status of the most recent failure, if it was reported as one
+    ALTER TABLE checks ADD COLUMN last_failure_exit_status INTEGER;
+    -- how long the most recent success ran, when it had a start
+    ALTER TABLE checks ADD COLUMN last_success_duration REAL;
+    -- reported values as JSON {"name": [value, at, out_of_range_since or null]}
+    ALTER TABLE checks ADD COLUMN reported_values TEXT NOT NULL DEFAULT '{}';
+    -- finished runs and failures per minute, for checks with a failure ratio
+    CREATE TABLE run_buckets (
+        check_name TEXT NOT NULL,
+        minute INTEGER NOT NULL,
+        runs INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        PRIMARY KEY (check_name, minute)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Refuses a file that is not a deadman database before anything is

@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::model::recent_rids::{RID_MAX_COUNT, RID_MIN_COUNT};
+use crate::model::values::ReportedValues;
 use crate::model::{FailReason, Run};
 use crate::store::error::StoreError;
 use crate::store::seam::Batch;
@@ -27,6 +28,11 @@ pub(super) fn commit(conn: &mut Connection, path: &Path, batch: &Batch) -> Resul
     if let Some(before) = batch.prune_record_events_before {
         tx.execute("DELETE FROM record_events WHERE at < ?1", [before])
             .map_err(step("pruning record counts"))?;
+    }
+    save_run_buckets(&tx, batch).map_err(step("saving run counts"))?;
+    if let Some(before) = batch.prune_run_buckets_before {
+        tx.execute("DELETE FROM run_buckets WHERE minute < ?1", [before])
+            .map_err(step("pruning run counts"))?;
     }
     if let Some(before) = batch.prune_rids_before {
         prune_rids(&tx, before).map_err(step("pruning run ids"))?;
@@ -75,7 +81,7 @@ fn save_states(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
         "INSERT OR REPLACE INTO checks VALUES
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     )?;
     for (name, s) in &batch.states {
         upsert.execute(params![
@@ -101,6 +107,10 @@ fn save_states(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
             s.failures[6] as i64,
             runs_to_json(&s.runs),
             expiries_to_json(&s.expiries),
+            s.consecutive_failures as i64,
+            s.last_failure_exit_status,
+            s.last_success_duration,
+            values_to_json(&s.values),
         ])?;
     }
     Ok(())
@@ -113,6 +123,7 @@ fn purge(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
             "DELETE FROM rids WHERE check_name = ?1",
             "DELETE FROM history WHERE check_name = ?1",
             "DELETE FROM record_events WHERE check_name = ?1",
+            "DELETE FROM run_buckets WHERE check_name = ?1",
         ] {
             tx.prepare_cached(sql)?.execute([name])?;
         }
@@ -176,6 +187,35 @@ fn save_record_events(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<(
         insert.execute(params![e.check, e.at, e.records as i64])?;
     }
     Ok(())
+}
+
+fn save_run_buckets(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
+    let mut upsert =
+        tx.prepare_cached("INSERT OR REPLACE INTO run_buckets VALUES (?1, ?2, ?3, ?4)")?;
+    for row in &batch.run_buckets {
+        let b = &row.bucket;
+        upsert.execute(params![
+            row.check,
+            b.minute,
+            b.runs as i64,
+            b.failures as i64
+        ])?;
+    }
+    Ok(())
+}
+
+/// `{"name": [value, at, out_of_range_since or null]}`.
+fn values_to_json(values: &ReportedValues) -> String {
+    if values.is_empty() {
+        return "{}".into();
+    }
+    let map: serde_json::Map<String, serde_json::Value> = (values.iter())
+        .map(|(name, v)| {
+            let row = serde_json::json!([v.value, v.at, v.out_of_range_since]);
+            (name.clone(), row)
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
 fn runs_to_json(runs: &[Run]) -> String {

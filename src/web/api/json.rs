@@ -10,7 +10,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::check_report::{CheckReport, Condition, ExpiryReport, RunReport, VolumeReport};
+use crate::check_report::{
+    CheckReport, Condition, ExpiryReport, RatioReport, RunReport, ValueReport, VolumeReport,
+};
 use crate::config::Check;
 use crate::docs::plain_schedule;
 use crate::model::schedule::Schedule;
@@ -68,6 +70,7 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
             .max_runtime
             .map_or(Value::Null, |d| number(d.as_secs_f64())),
     );
+    put_pause_and_limits(&mut out, check, report);
     out.insert("condition".into(), report.primary().as_str().into());
     out.insert("conditions".into(), conditions(&report.conditions));
     out.insert("status".into(), report.status.as_str().into());
@@ -79,7 +82,7 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
         "last_failure_reason".into(),
         report.last_failure_reason.map(|r| r.as_str()).into(),
     );
-    out.insert("last_duration_seconds".into(), number(report.last_duration));
+    put_failures_and_durations(&mut out, report);
     out.insert(
         "runs".into(),
         report.runs.iter().map(run).collect::<Vec<_>>().into(),
@@ -90,7 +93,80 @@ pub fn check(check: &Check, report: &CheckReport, now: f64) -> Map<String, Value
     );
     let expiries: Vec<Value> = report.expiries.iter().map(|e| expiry(e, now)).collect();
     out.insert("expiries".into(), expiries.into());
+    out.insert(
+        "failure_ratio".into(),
+        report
+            .failure_ratio
+            .as_ref()
+            .map_or(Value::Null, failure_ratio),
+    );
+    let values: Vec<Value> = report.values.iter().map(value).collect();
+    out.insert("values".into(), values.into());
     out
+}
+
+/// `min_runtime_seconds`, `failure_threshold` and the pause: `paused`
+/// (now), `paused_until` (an instant, or null) and `pause_reason` ("").
+fn put_pause_and_limits(out: &mut Map<String, Value>, check: &Check, report: &CheckReport) {
+    out.insert(
+        "min_runtime_seconds".into(),
+        (check.min_runtime).map_or(Value::Null, |d| number(d.as_secs_f64())),
+    );
+    out.insert("failure_threshold".into(), check.failure_threshold.into());
+    out.insert("paused".into(), report.paused.into());
+    put_time(
+        out,
+        "paused_until",
+        check.pause.as_ref().and_then(|p| p.until),
+    );
+    let reason = check.pause.as_ref().map_or("", |p| p.reason.as_str());
+    out.insert("pause_reason".into(), reason.into());
+}
+
+/// The last failure's exit status, the failures in a row, and the run
+/// durations (`last_success_duration_seconds` is null when unknown).
+fn put_failures_and_durations(out: &mut Map<String, Value>, report: &CheckReport) {
+    out.insert(
+        "last_failure_exit_status".into(),
+        report.last_failure_exit_status.into(),
+    );
+    out.insert(
+        "consecutive_failures".into(),
+        report.consecutive_failures.into(),
+    );
+    out.insert("last_duration_seconds".into(), number(report.last_duration));
+    out.insert(
+        "last_success_duration_seconds".into(),
+        report.last_success_duration.map_or(Value::Null, number),
+    );
+}
+
+fn failure_ratio(ratio: &RatioReport) -> Value {
+    json!({
+        "max_failure_ratio": number(ratio.max_ratio),
+        "window_seconds": number(ratio.window),
+        "runs": ratio.runs,
+        "failures": ratio.failures,
+        "ratio": ratio.ratio.map_or(Value::Null, number),
+        "high": ratio.high,
+    })
+}
+
+fn value(value: &ValueReport) -> Value {
+    let optional = |n: Option<f64>| n.map_or(Value::Null, number);
+    let mut out = Map::new();
+    out.insert("name".into(), value.name.as_str().into());
+    out.insert("description".into(), value.description.as_str().into());
+    out.insert("min".into(), optional(value.min));
+    out.insert("max".into(), optional(value.max));
+    out.insert("for_seconds".into(), optional(value.for_seconds));
+    out.insert("value".into(), optional(value.value));
+    put_time(&mut out, "reported", value.reported);
+    put_time(&mut out, "stale_at", value.stale_at);
+    out.insert("stale".into(), value.stale.into());
+    out.insert("out_of_range".into(), value.out_of_range.into());
+    put_time(&mut out, "out_of_range_since", value.out_of_range_since);
+    out.into()
 }
 
 /// The schedule as configured (`every` in the `schedule` label's spelling,
@@ -240,7 +316,7 @@ mod tests {
         });
         let view = CheckView {
             state,
-            record_events: Default::default(),
+            ..Default::default()
         };
         let report = CheckReport::new(check, &view, NOW + 70.0);
         let value = Value::from(super::check(check, &report, NOW + 70.0));

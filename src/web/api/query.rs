@@ -194,8 +194,9 @@ mod tests {
             ),
             (
                 "state=Late",
-                "state \"Late\" is not one of failing, late, running_too_long, expired, \
-                 volume_low, volume_high, expiring, running, new, up",
+                "state \"Late\" is not one of failing, late, running_too_long, ran_too_short, \
+                 value_out_of_range, failure_rate_high, expired, volume_low, volume_high, \
+                 expiring, paused, running, new, up",
             ),
         ];
         for (query, message) in cases {

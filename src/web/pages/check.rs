@@ -6,9 +6,10 @@ use maud::{html, Markup};
 
 use super::list::{deadline, volume_meter};
 use super::{chart, condition_label, humanize, multiline, snippets, time};
-use crate::check_report::CheckReport;
+use crate::check_report::{CheckReport, Condition, RatioReport};
 use crate::config::Check;
 use crate::docs::plain_schedule;
+use crate::model::expectations::ExpiryKind;
 use crate::model::kind::Kind;
 use crate::store::HistoryRow;
 
@@ -68,6 +69,7 @@ pub fn render(page: &CheckPage<'_>) -> Markup {
             }
         }
         @if !check.description.is_empty() { p { (check.description) } }
+        @if page.report.as_ref().is_some_and(|r| r.paused) { (pause_note(check, page.now)) }
         div.columns {
             section.panel aria-labelledby="about" { h2 #about { "About" } (about(check)) }
             @if let Some(report) = &page.report {
@@ -82,6 +84,22 @@ pub fn render(page: &CheckPage<'_>) -> Markup {
         (event_log(page))
         (ping_snippets(check, page.ping_base))
         @if let Some(badge) = &page.badge { (badge_section(check, badge)) }
+    }
+}
+
+/// Why no alert fires for the check, and until when.
+fn pause_note(check: &Check, now: f64) -> Markup {
+    let until = check.pause.as_ref().and_then(|p| p.until);
+    let reason = check.pause.as_ref().map_or("", |p| p.reason.as_str());
+    html! {
+        p.paused-note role="status" {
+            (condition_label(Condition::Paused)) " "
+            @match until {
+                Some(until) => { "until " (time(until, now)) " (" (crate::text::format_timestamp(until)) "): no alert fires for this check until then; pings are still recorded." }
+                None => { "no alert fires for this check until the config says otherwise; pings are still recorded." }
+            }
+            @if !reason.is_empty() { br; strong { "Why: " } (reason) }
+        }
     }
 }
 
@@ -128,10 +146,16 @@ fn timing(check: &Check, report: &CheckReport, now: f64) -> Markup {
             dt { "Last failure" } dd {
                 (time(report.last_failure, now))
                 @if let (true, Some(reason)) = (report.last_failure > 0.0, report.last_failure_reason) { " (" (reason.as_str()) ")" }
+                @if let (true, Some(status)) = (report.last_failure > 0.0, report.last_failure_exit_status) { ", exit status " (status) }
+            }
+            @if check.failure_threshold > 1 || report.consecutive_failures > 0 {
+                dt { "Failures in a row" } dd { (report.consecutive_failures) span.small.muted { " (pages at " (check.failure_threshold) ")" } }
             }
             dt { "Last start" } dd { (time(report.last_start, now)) }
-            @if report.last_duration > 0.0 { dt { "Last run took" } dd { (humanize::span(report.last_duration)) } }
+            @if report.last_duration > 0.0 { dt { "Last run took" } dd { (humanize::run_time(report.last_duration)) } }
+            @if let Some(min) = check.min_runtime { dt { "Min runtime" } dd { (min_runtime(min.as_secs_f64(), report)) } }
             @if let Some(max) = check.max_runtime { dt { "Max runtime" } dd { (humanize::span(max.as_secs_f64())) } }
+            @if let Some(ratio) = &report.failure_ratio { dt { "Failure rate" } dd { (failure_rate(ratio)) } }
             dt { "Runs in progress" } dd {
                 @if report.runs.is_empty() { span.muted { "none" } }
                 @for run in &report.runs {
@@ -142,8 +166,72 @@ fn timing(check: &Check, report: &CheckReport, now: f64) -> Markup {
     }
 }
 
+/// `min_runtime`, and how long the most recent success took.
+fn min_runtime(min: f64, report: &CheckReport) -> Markup {
+    html! {
+        (humanize::run_time(min))
+        @match report.last_success_duration {
+            Some(took) => {
+                "; the last success took " (humanize::run_time(took))
+                @if took < min { " " strong.state.ran_too_short { "too short" } }
+            }
+            None => span.small.muted { "; the last success had no start ping to time it from" },
+        }
+    }
+}
+
+/// "1 of 4 runs failed (25%) in the last 1 h; at most 20%".
+fn failure_rate(ratio: &RatioReport) -> Markup {
+    let percent = crate::docs::percent;
+    html! {
+        @match ratio.ratio {
+            Some(r) => { (ratio.failures) " of " (ratio.runs) " runs failed (" (percent(r)) ")" }
+            None => { "no finished runs" }
+        }
+        " in the last " (humanize::span(ratio.window)) "; at most " (percent(ratio.max_ratio))
+        @if ratio.high { " " strong.state.failure_rate_high { "Above the maximum." } }
+    }
+}
+
+/// Every declared value against its bounds, with its age.
+fn values(report: &CheckReport, now: f64) -> Markup {
+    let number = |n: Option<f64>| n.map(|n| n.to_string());
+    html! {
+        section aria-labelledby="values" {
+            h2 #values { "Values" }
+            div.table-wrap { table.values {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "What it counts" } th scope="col" { "Last value" }
+                    th scope="col" { "Reported" } th scope="col" { "Allowed" } th scope="col" { "State" } } }
+                tbody { @for value in &report.values { tr {
+                    td { code { (value.name) } }
+                    td { (value.description) }
+                    td { @match number(value.value) { Some(n) => strong { (n) }, None => span.muted { "not reported yet" } } }
+                    td { @match value.reported { Some(at) => (time(at, now)), None => "—" } }
+                    td {
+                        @match (number(value.min), number(value.max)) {
+                            (Some(min), Some(max)) => { (min) " to " (max) }
+                            (Some(min), None) => { "at least " (min) }
+                            (None, Some(max)) => { "at most " (max) }
+                            (None, None) => span.muted { "any" },
+                        }
+                        @if let Some(for_seconds) = value.for_seconds { br; span.small.muted { "pages after " (humanize::span(for_seconds)) " out of range" } }
+                    }
+                    td {
+                        @if value.out_of_range { strong.state.value_out_of_range { "out of range" }
+                            @if let Some(since) = value.out_of_range_since { " since " (time(since, now)) } }
+                        @else if value.stale { span.muted { "stale (older than a run should be)" } }
+                        @else if value.value.is_some() { "ok" }
+                        @else { "—" }
+                    }
+                } } }
+            } }
+        }
+    }
+}
+
 fn expectations(report: &CheckReport, now: f64) -> Markup {
     html! {
+        @if !report.values.is_empty() { (values(report, now)) }
         @if let Some(volume) = &report.volume {
             section aria-labelledby="volume" {
                 h2 #volume { "Volume" }
@@ -167,7 +255,8 @@ fn expectations(report: &CheckReport, now: f64) -> Markup {
                         td { (expiry.name) } td { (expiry.kind.as_str()) }
                         td { @match expiry.at { Some(at) => (time(at, now)), None => span.muted { "not reported yet" } } }
                         td { @match expiry.remaining(now) { Some(left) => (format!("{:.0}", (left / 86_400.0).floor())), None => "—" } }
-                        td { @if expiry.expired { "expired" } @else if expiry.expiring { "expiring" } @else { "ok" } }
+                        td { @if expiry.expired { (if expiry.kind == ExpiryKind::Review { "review overdue" } else { "expired" }) }
+                             @else if expiry.expiring { (if expiry.kind == ExpiryKind::Review { "review due soon" } else { "expiring" }) } @else { "ok" } }
                     } } }
                 } }
             }

@@ -16,6 +16,16 @@ pub fn span(seconds: f64) -> String {
     }
 }
 
+/// How long a run took: tenths of a second under a minute ("0.2 s",
+/// "12.5 s"), where a too-short run is told apart; [`span`] above.
+pub fn run_time(seconds: f64) -> String {
+    if seconds < 60.0 && seconds.fract() != 0.0 {
+        format!("{seconds:.1} s")
+    } else {
+        span(seconds)
+    }
+}
+
 /// `at` relative to `now`: "3 min ago" or "in 9 h"; "never" for 0.
 pub fn relative(at: f64, now: f64) -> String {
     if at <= 0.0 || !at.is_finite() {
@@ -44,6 +54,14 @@ mod tests {
         assert_eq!(span(7500.0), "2 h 5 min");
         assert_eq!(span(4.0 * 86_400.0 + 3.0 * 3600.0 + 59.0), "4 d 3 h");
         assert_eq!(span(86_400.0 * 3.0), "3 d");
+    }
+
+    #[test]
+    fn run_times_keep_tenths_under_a_minute() {
+        assert_eq!(run_time(0.2), "0.2 s");
+        assert_eq!(run_time(12.5), "12.5 s");
+        assert_eq!(run_time(30.0), "30 s");
+        assert_eq!(run_time(90.5), "1 min");
     }
 
     #[test]

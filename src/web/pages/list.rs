@@ -160,7 +160,7 @@ fn summary(counts: &[usize; Condition::COUNT], filter: &Filter, base: &str) -> M
         ul.summary aria-label="Checks by state" {
             @for condition in Condition::ALL {
                 @let count = counts[condition.index()];
-                @if count > 0 || !condition.is_problem() {
+                @if count > 0 || !(condition.is_problem() || condition == Condition::Paused) {
                     li { a href={ (base) "/?state=" (condition.as_str()) }
                         aria-current=[filter.states.contains(&condition).then_some("true")] {
                         (condition_label(condition)) span.count { (count) }
@@ -214,6 +214,9 @@ fn render_row(row: &Row<'_>, now: f64, base: &str) -> Markup {
         tr class=(class) data-check=(check.name) {
             td.state-cell {
                 (condition_label(primary))
+                @if let Some(until) = check.pause.as_ref().and_then(|p| p.until).filter(|_| report.paused) {
+                    br; span.small.muted { "until " (time(until, now)) }
+                }
                 @for other in report.conditions.iter().skip(1) {
                     br; span.small.muted { "also " (condition_text(*other)) }
                 }
@@ -232,6 +235,9 @@ fn render_row(row: &Row<'_>, now: f64, base: &str) -> Markup {
             td data-label="Last failure" {
                 @if report.last_failure > 0.0 {
                     (report.last_failure_reason.map(|r| r.as_str()).unwrap_or("failed")) " · " (time(report.last_failure, now))
+                    @if check.failure_threshold > 1 && report.consecutive_failures > 0 {
+                        br; span.small.muted { (report.consecutive_failures) " in a row; pages at " (check.failure_threshold) }
+                    }
                 } @else { span.muted { "none" } }
             }
             td data-label="Volume" {
@@ -305,7 +311,7 @@ mod tests {
         );
         assert_eq!(
             Filter::parse(Some("state=sideways")).expect_err("bad state"),
-            "state \"sideways\" is not one of failing, late, running_too_long, expired, volume_low, volume_high, expiring, running, new, up"
+            "state \"sideways\" is not one of failing, late, running_too_long, ran_too_short, value_out_of_range, failure_rate_high, expired, volume_low, volume_high, expiring, paused, running, new, up"
         );
         assert_eq!(
             Filter::parse(Some("colour=red")).expect_err("unknown"),

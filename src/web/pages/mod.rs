@@ -82,10 +82,14 @@ pub fn condition_text(condition: Condition) -> &'static str {
         Condition::Failing => "failing",
         Condition::Late => "late",
         Condition::RunningTooLong => "running too long",
+        Condition::RanTooShort => "ran too short",
+        Condition::ValueOutOfRange => "value out of range",
+        Condition::FailureRateHigh => "failure rate high",
         Condition::Expired => "expired",
         Condition::VolumeLow => "volume low",
         Condition::VolumeHigh => "volume high",
         Condition::Expiring => "expiring",
+        Condition::Paused => "paused",
         Condition::Running => "running",
         Condition::New => "new",
         Condition::Up => "up",
@@ -111,11 +115,19 @@ fn icon(condition: Condition) -> Markup {
         Condition::Late => "M8 1a7 7 0 1 0 0 14A7 7 0 0 0 8 1zm0 2a5 5 0 1 1 0 10A5 5 0 0 1 8 3zm-.8 1.5v4.1l3 1.8.8-1.2-2.4-1.4V4.5z",
         // A warning triangle.
         Condition::RunningTooLong | Condition::Expired => "M8 1 .5 14.5h15zm-.9 4.5h1.8v4.5H7.1zm0 5.5h1.8v1.8H7.1z",
+        // A stopwatch with a short hand.
+        Condition::RanTooShort => "M6 0h4v1.5H6zM8 2.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zm0 2a4.5 4.5 0 1 1 0 9 4.5 4.5 0 0 1 0-9zM7.2 6v3h1.6V6z",
+        // A gauge whose needle is past the end of its scale.
+        Condition::ValueOutOfRange => "M8 3a7 7 0 0 0-7 7v2h2v-2a5 5 0 0 1 9.4-2.4L9 10.2a1.5 1.5 0 1 0 1.2 1.2l3.4-2.6c.3.7.4 1.4.4 2.2v1h2v-2a7 7 0 0 0-7-7z",
+        // A zig-zag: up and down.
+        Condition::FailureRateHigh => "M1 12l4-7 3 5 3-6 4 8-1.7 1-2.3-4.6-3 6-3-5-2.3 3.6z",
         // Arrows down and up.
         Condition::VolumeLow => "M7 2h2v8h3l-4 4.5L4 10h3z",
         Condition::VolumeHigh => "M7 14h2V6h3L8 1.5 4 6h3z",
         // An hourglass.
         Condition::Expiring => "M3 1h10v2c0 2-2 3.5-3.2 5C11 9.5 13 11 13 13v2H3v-2c0-2 2-3.5 3.2-5C5 6.5 3 5 3 3z",
+        // Two bars: pause.
+        Condition::Paused => "M4 2h3v12H4zm5 0h3v12H9z",
         // A play triangle.
         Condition::Running => "M4 2v12l10-6z",
         // An empty circle.

@@ -1,0 +1,494 @@
+//! The SQLite store's tests: round trips, bounds, locks, refused files,
+//! checkpoints, migrations and pruning, on real files in temp dirs.
+
+use super::schema::{APPLICATION_ID, MIGRATIONS};
+use super::*;
+use crate::model::failure_ratio::RunBucket;
+use crate::model::recent_rids::RID_MIN_COUNT;
+use crate::model::values::ReportedValue;
+use crate::model::{CheckState, FailReason, Kind, Run};
+use crate::store::seam::{RidRow, RunBucketRow};
+use std::fs::{File, OpenOptions};
+
+fn history(check: &str, at: f64, message: &str) -> HistoryRow {
+    HistoryRow {
+        check: check.into(),
+        at,
+        kind: Kind::Success,
+        rid: None,
+        records: Some(1),
+        reason: None,
+        exit_status: None,
+        message: Some(message.into()),
+        remote_addr: "127.0.0.1".into(),
+        user_agent: Some("curl".into()),
+    }
+}
+
+#[test]
+fn state_round_trips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut state = CheckState::new(10.5);
+    state.last_success = 20.25;
+    state.last_failure = 21.0;
+    state.last_failure_reason = Some(FailReason::RateLimit);
+    state.pings = [1, 2, 3, 4];
+    state.failures = [1, 2, 3, 4, 5, 6, 7];
+    state.records = 12345;
+    state.runs = vec![Run {
+        rid: Some("r".into()),
+        started: 19.0,
+        started_mono: None,
+    }];
+    state.consecutive_failures = 3;
+    state.last_failure_exit_status = Some(3);
+    state.last_success_duration = Some(0.25);
+    let out = ReportedValue {
+        value: 37.5,
+        at: 20.0,
+        out_of_range_since: Some(19.5),
+    };
+    state.values.insert("unmatched".into(), out);
+    let ok = ReportedValue {
+        value: -1.0,
+        at: 20.0,
+        out_of_range_since: None,
+    };
+    state.values.insert("lag".into(), ok);
+    let bucket = |minute, runs, failures| RunBucketRow {
+        check: "a".into(),
+        bucket: RunBucket {
+            minute,
+            runs,
+            failures,
+        },
+    };
+    {
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .commit(&Batch {
+                states: vec![("a".into(), state.clone())],
+                rids: vec![RidRow {
+                    check: "a".into(),
+                    kind: Kind::Fail,
+                    rid: "r1".into(),
+                    at: 20.0,
+                }],
+                run_buckets: vec![bucket(7, 2, 1), bucket(5, 1, 0)],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+        // Whole totals replace the row; old minutes are pruned.
+        store
+            .commit(&Batch {
+                run_buckets: vec![bucket(7, 3, 2)],
+                prune_run_buckets_before: Some(6),
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+    }
+    let mut store = SqliteStore::open(dir.path()).expect("reopen");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.checks, vec![("a".to_string(), state)]);
+    assert_eq!(snapshot.rids.len(), 1);
+    assert_eq!(snapshot.rids[0].kind, Kind::Fail);
+    assert_eq!(snapshot.run_buckets, vec![bucket(7, 3, 2)]);
+}
+
+#[test]
+fn history_is_bounded_per_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    for i in 0..5 {
+        store
+            .commit(&Batch {
+                history: vec![
+                    history("a", i as f64, &format!("a{i}")),
+                    history("b", i as f64, &format!("b{i}")),
+                ],
+                history_limit: 3,
+                ..Batch::default()
+            })
+            .expect("commit");
+    }
+    let a = store.history("a", 100).expect("history");
+    let messages: Vec<_> = a.iter().filter_map(|h| h.message.clone()).collect();
+    assert_eq!(messages, ["a4", "a3", "a2"]);
+    assert_eq!(store.history("b", 100).expect("history").len(), 3);
+    assert_eq!(store.history("b", 2).expect("history").len(), 2);
+    assert_eq!(a[0], history("a", 4.0, "a4"));
+}
+
+#[test]
+fn second_open_is_refused_while_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = SqliteStore::open(dir.path()).expect("open");
+    let err = SqliteStore::open(dir.path())
+        .err()
+        .expect("second open fails");
+    assert!(
+        err.to_string()
+            .contains("is in use by another deadman process"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deleting_the_lock_file_does_not_release_the_guard() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = SqliteStore::open(dir.path()).expect("open");
+    std::fs::remove_file(dir.path().join(LOCK_FILE)).expect("rm lock");
+    let err = SqliteStore::open(dir.path()).err().expect("still refused");
+    assert!(
+        matches!(&err, StoreError::Locked { held, .. } if held == dir.path()),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(
+            "is in use by another deadman process (it holds the lock on the directory itself)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_older_deadman_holding_only_the_lock_file_is_respected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lock_path = dir.path().join(LOCK_FILE);
+    let older = File::create(&lock_path).expect("lock file");
+    older.try_lock().expect("older deadman's lock");
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        matches!(&err, StoreError::Locked { held, .. } if *held == lock_path),
+        "{err:?}"
+    );
+    drop(older);
+    SqliteStore::open(dir.path()).expect("free once it exits");
+}
+
+#[test]
+fn the_directory_lock_does_not_block_read_only_readers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    store
+        .commit(&Batch {
+            states: vec![("a".into(), CheckState::new(1.0))],
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("commit");
+    let snapshot = SqliteStore::read_snapshot(dir.path()).expect("read beside the writer");
+    assert_eq!(snapshot.checks.len(), 1);
+}
+
+#[test]
+fn zero_byte_and_schema_less_files_are_refused_and_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join(DB_FILE);
+    std::fs::write(&db, b"").expect("write");
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        matches!(&err, StoreError::Uninitialised { why, .. } if why.contains("0 bytes")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("holds no deadman state"), "{err}");
+    assert_eq!(std::fs::metadata(&db).expect("still there").len(), 0);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join(DB_FILE);
+    Connection::open(&db)
+        .and_then(|c| c.execute_batch("VACUUM"))
+        .expect("empty database");
+    let before = std::fs::read(&db).expect("read");
+    assert!(!before.is_empty());
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        matches!(&err, StoreError::Uninitialised { why, .. } if why.contains("no tables")),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read(&db).expect("read"), before, "left alone");
+}
+
+#[test]
+fn a_new_database_appears_complete_and_replaces_a_crashed_creation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let temp = create::temp_path(&dir.path().join(DB_FILE));
+    std::fs::write(&temp, b"half-built").expect("leftover");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    assert!(!temp.exists(), "the leftover was removed");
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    drop(store);
+    // What the rename put in place was complete on its own.
+    SqliteStore::open(dir.path()).expect("reopens");
+}
+
+#[test]
+fn after_a_checkpoint_the_database_file_alone_has_every_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    let mut state = CheckState::new(1.0);
+    state.records = 42;
+    store
+        .commit(&Batch {
+            states: vec![("a".into(), state)],
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("commit");
+    store.checkpoint().expect("checkpoint");
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+
+    // Copied while the store is open, without its -wal.
+    let copy = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(dir.path().join(DB_FILE), copy.path().join(DB_FILE)).expect("copy");
+    let snapshot = SqliteStore::open(copy.path())
+        .expect("open copy")
+        .load()
+        .expect("load");
+    assert_eq!(snapshot.checks.len(), 1);
+    assert_eq!(snapshot.checks[0].1.records, 42);
+}
+
+#[test]
+fn a_checkpoint_blocked_by_a_reader_says_so_without_waiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    let commit = |store: &mut SqliteStore, name: &str| {
+        store
+            .commit(&Batch {
+                states: vec![(name.into(), CheckState::new(1.0))],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit")
+    };
+    commit(&mut store, "a");
+    let reader = Connection::open(dir.path().join(DB_FILE)).expect("reader");
+    reader.execute_batch("BEGIN").expect("begin");
+    let _: i64 = reader
+        .query_row("SELECT count(*) FROM checks", [], |row| row.get(0))
+        .expect("read");
+    commit(&mut store, "b"); // newer than the reader's snapshot
+    let started = std::time::Instant::now();
+    let err = store.checkpoint().expect_err("busy");
+    assert!(matches!(err, StoreError::CheckpointBusy { .. }), "{err:?}");
+    assert!(started.elapsed() < BUSY_TIMEOUT / 2, "it did not wait");
+    reader.execute_batch("COMMIT").expect("end read");
+    store
+        .checkpoint()
+        .expect("succeeds once the reader is done");
+    commit(&mut store, "c"); // and commits still work after it
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .conn
+            .pragma_update(None, "user_version", 99)
+            .expect("set version");
+    }
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("schema version 99, written by a newer deadman"),
+        "{err}"
+    );
+}
+
+#[test]
+fn garbage_and_truncated_files_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(DB_FILE), vec![7u8; 8192]).expect("write");
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("is corrupt or not a deadman database"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        let states = (0..2000)
+            .map(|i| (format!("check-{i}"), CheckState::new(i as f64)))
+            .collect();
+        store
+            .commit(&Batch {
+                states,
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+        store
+            .conn
+            .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+            .expect("checkpoint");
+    }
+    let db = dir.path().join(DB_FILE);
+    let len = std::fs::metadata(&db).expect("metadata").len();
+    let file = OpenOptions::new().write(true).open(&db).expect("open db");
+    file.set_len(len / 2).expect("truncate");
+    drop(file);
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(err.to_string().contains("looks truncated"), "{err}");
+}
+
+#[test]
+fn version_1_database_is_migrated_keeping_its_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+        conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO checks VALUES ('a', 1, NULL, 2, 0, NULL, 0, 0, 1, 0, 0, 0, 7,
+             0, 0, 0, 0, 0, 0, 0, '[]')",
+            [],
+        )
+        .expect("v1 row");
+    }
+    let mut store = SqliteStore::open(dir.path()).expect("migrates");
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("version");
+    assert_eq!(version, MIGRATIONS.len() as i64);
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.checks.len(), 1);
+    assert_eq!(snapshot.checks[0].1.records, 7);
+    assert!(snapshot.checks[0].1.expiries.is_empty());
+}
+
+#[test]
+fn version_2_database_is_migrated_and_a_failing_check_keeps_failing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+        conn.execute_batch(MIGRATIONS[0]).expect("v1 schema");
+        conn.execute_batch(MIGRATIONS[1]).expect("v2 schema");
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        conn.pragma_update(None, "user_version", 2)
+            .expect("version");
+        // "a" failed after its last success; "b" succeeded last.
+        for (name, success, failure) in [("a", 2, 3), ("b", 3, 2)] {
+            conn.execute(
+                &format!(
+                    "INSERT INTO checks VALUES ('{name}', 1, NULL, {success}, {failure}, \
+                     'auth', 0, 0, 1, 1, 0, 0, 7, 1, 0, 0, 0, 0, 0, 0, '[]', '{{}}')"
+                ),
+                [],
+            )
+            .expect("v2 row");
+        }
+    }
+    let mut store = SqliteStore::open(dir.path()).expect("migrates");
+    let snapshot = store.load().expect("load");
+    let state = |name: &str| {
+        (snapshot.checks.iter())
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+            .expect("kept")
+    };
+    assert_eq!(state("a").consecutive_failures, 1);
+    assert_eq!(state("b").consecutive_failures, 0);
+    assert_eq!(state("a").records, 7);
+    assert!(state("a").values.is_empty());
+    assert_eq!(state("a").last_success_duration, None);
+    assert!(snapshot.run_buckets.is_empty());
+}
+
+#[test]
+fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
+    let cases = [
+        ("runs", "'not json'", "checks.runs"),
+        ("expiries", "'[1]'", "checks.expiries"),
+        ("reported_values", "'{\"a\": 1}'", "checks.reported_values"),
+        (
+            "last_failure_reason",
+            "'bored'",
+            "checks.last_failure_reason",
+        ),
+    ];
+    for (column, value, named) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .commit(&Batch {
+                states: vec![("orders".into(), CheckState::new(1.0))],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("commit");
+        store
+            .conn
+            .execute(&format!("UPDATE checks SET {column} = {value}"), [])
+            .expect("damage a value");
+        let err = store.load().expect_err("refused");
+        assert!(
+            matches!(&err, StoreError::Undecodable { check, column, .. }
+                if check == "orders" && *column == named),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("the stored {named} of check \"orders\"")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn crowded_rids_are_pruned_to_the_newest_ten_thousand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    let rids = (0..RID_MIN_COUNT + 50)
+        .map(|i| RidRow {
+            check: "a".into(),
+            kind: Kind::Success,
+            rid: format!("r{i}"),
+            at: i as f64,
+        })
+        .chain(std::iter::once(RidRow {
+            check: "b".into(),
+            kind: Kind::Success,
+            rid: "old".into(),
+            at: 0.0,
+        }))
+        .collect();
+    store
+        .commit(&Batch {
+            rids,
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("commit");
+    store
+        .commit(&Batch {
+            prune_rids_before: Some(1e9),
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("prune");
+    let snapshot = store.load().expect("load");
+    let a = snapshot.rids.iter().filter(|r| r.check == "a").count();
+    assert_eq!(a, RID_MIN_COUNT);
+    assert!(
+        snapshot.rids.iter().any(|r| r.check == "b"),
+        "uncrowded check keeps its rids"
+    );
+    assert!(!snapshot.rids.iter().any(|r| r.rid == "r0"));
+}
