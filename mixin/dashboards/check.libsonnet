@@ -314,6 +314,63 @@ local common = import 'common.libsonnet';
         ),
       ]);
 
+      // What a run reports beyond success and failure (issue #14): declared
+      // values, failures in a row, the failure ratio, the last success's
+      // duration against min_runtime, and the pause.
+      local reports = g.row('Run reports', [
+        g.stat(
+          'Paused',
+          'A paused check is recorded but fires no per-check alert (paused, or before paused_until).',
+          'none',
+          [q.max('deadman_check_paused')],
+          mappings=[g.valueMap([['0', 'no', 'green'], ['1', 'paused', 'text']])],
+          noValue='-',
+        ),
+        g.stat(
+          'Failures in a row',
+          'Failed runs since the last success (largest per-replica count). DeadmanCheckFailing pages from the failure threshold.',
+          'none',
+          [q.max('deadman_check_consecutive_failures')],
+          thresholds=g.thresholds('green', [[1, 'orange']]),
+          noValue='-',
+        ),
+        g.stat(
+          'Failure threshold',
+          'failure_threshold: failed runs in a row before DeadmanCheckFailing pages.',
+          'none',
+          [q.max('deadman_check_failure_threshold')],
+          noValue='-',
+        ),
+        g.stat(
+          'Failure ratio',
+          "Failed runs / runs in the check's failure_ratio_window, summed across replicas (checks with max_failure_ratio).",
+          'percentunit',
+          ['%s / %s' % [q.sum('deadman_check_failure_ratio_window_failures'), q.sum('deadman_check_failure_ratio_window_runs')]],
+          noValue='no max_failure_ratio',
+        ),
+        g.stat(
+          'Last success duration',
+          'Duration of the most recent success from its start ping (checks with min_runtime).',
+          's',
+          [q.max('deadman_check_last_success_duration_seconds')],
+          noValue='-',
+        ),
+        g.stat(
+          'Min runtime',
+          'min_runtime: a success faster than this pages DeadmanCheckRanTooShort.',
+          's',
+          [q.max('deadman_check_min_runtime_seconds')],
+          noValue='not set',
+        ),
+        g.timeseries(
+          'Declared values',
+          'The last reported value of each [[check.value]] (the newest report across replicas is what the alert uses).',
+          'short',
+          [g.target(q.max('deadman_check_value'), '{{name}}')],
+          w=24,
+        ),
+      ]);
+
       g.dashboard(
         config,
         'check',
@@ -330,7 +387,7 @@ local common = import 'common.libsonnet';
             refresh=2,
           ),
         ],
-        rows=[status, freshness, pings, volume],
+        rows=[status, freshness, pings, volume, reports],
       ),
   },
 }

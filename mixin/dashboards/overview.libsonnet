@@ -193,6 +193,27 @@ local common = import 'common.libsonnet';
         ),
       ]);
 
+      // Ids after the Volume row's (35 on): added last, so the ids that links
+      // with viewPanel= point at stay.
+      local reports = g.row('Run reports', id=35, panels=[
+        g.timeseries(
+          'Failure rate per check',
+          'Failed runs / finished runs (success and fail pings) per rate-interval window, summed over replicas; checks without finished runs are hidden. Flaky integrations that never fail twice in a row show here.',
+          'percentunit',
+          [g.target(
+            // >= 0 drops NaN (no finished run in the window), keeps 0.
+            'sum %s (%s)\n/\nsum %s (increase(deadman_check_pings_total{%s, kind=~"success|fail"}[$__rate_interval])) >= 0' % [
+              q.without(['reason']),
+              increase('deadman_check_failures_total'),
+              q.without(['kind']),
+              common.selector(config),
+            ],
+            '{{check}}'
+          )],
+          w=24,
+        ),
+      ]);
+
       // Its ids follow the Exporter row's: this row was added after it, and
       // panel ids stay what links with viewPanel= point at.
       local volume = g.row('Volume and expiries', id=30, panels=[
@@ -401,7 +422,7 @@ local common = import 'common.libsonnet';
         // The overview can show several deadman jobs at once (the Check
         // column's link passes the row's job on).
         variables=[g.variables.job(config, multi=true)],
-        rows=[summary, checks, activity, volume, exporter],
+        rows=[summary, checks, activity, reports, volume, exporter],
       ),
   },
 }

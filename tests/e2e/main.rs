@@ -24,6 +24,8 @@
 //! |               |    only DeadmanExporterDown pages, no per-check page and   |
 //! |               |    no "resolved" for the firing ones (#13)                 |
 //! | `e2e-volume`  | 7. pinged on time with too few records -> VolumeLow (#5)   |
+//! | `e2e-value`   | 8. pinged on time with `value.unmatched_invoices=37`       |
+//! |               |    (max 0) -> DeadmanCheckValueOutOfRange (#14)            |
 //!
 //! and 6., `scripts/lint-dashboards --prometheus-url`, runs against the same
 //! Prometheus once it has data.
@@ -148,6 +150,22 @@ grace = "1s"
 # Pinged every 0.3s with records=1: about 200 a minute, far below 1000.
 min_records = 1000
 window = "1m"
+
+[[check]]
+name = "e2e-value"
+description = "e2e: a reconciliation that finds unmatched invoices"
+owner = "frank@example.com"
+team = "finance"
+severity = "critical"
+runbook = "https://runbooks.example.com/e2e-value"
+# Long period: this check must only page for the value.
+every = "1h"
+grace = "1s"
+
+[[check.value]]
+name = "unmatched_invoices"
+description = "invoices in Xero with no matching Shopify order"
+max = 0
 "#;
 
 /// The rolling volume window of `e2e-volume` (must match [`DEADMAN_TOML`]):
@@ -214,6 +232,17 @@ fn end_to_end_with_prometheus_and_alertmanager() {
         format!("auth fail ping: HTTP {status}: {body}")
     });
     let auth_sent = Instant::now();
+    // 8. A successful run that reports what it found.
+    let (status, body) = http(
+        &stack.deadman_addrs[1],
+        "POST",
+        "/ping/e2e-value?value.unmatched_invoices=37",
+    )
+    .unwrap_or_else(|e| stack.fail(&e));
+    stack.check(status == 200, || {
+        format!("value ping: HTTP {status}: {body}")
+    });
+    let value_sent = Instant::now();
 
     // The deadline is EVERY + GRACE after the last ping; the notification
     // must come within PAGE_BOUND of the deadline itself (checked below).
@@ -272,6 +301,57 @@ fn end_to_end_with_prometheus_and_alertmanager() {
             ("runbook_url", "https://runbooks.example.com/e2e-auth"),
         ],
     );
+
+    // A value out of range: within PAGE_BOUND of the ping (scrape included).
+    let value_for = secs(for_of("DeadmanCheckValueOutOfRange"));
+    assert!(SCRAPE + EVAL + value_for + GROUP_WAIT <= PAGE_BOUND);
+    let (value, value_latency) = stack.expect_notification(
+        "DeadmanCheckValueOutOfRange",
+        Some("e2e-value"),
+        "firing",
+        value_sent,
+        PAGE_BOUND,
+    );
+    println!(
+        "e2e: [8] DeadmanCheckValueOutOfRange e2e-value arrived {value_latency:.2}s after the \
+         ping (bound {PAGE_BOUND:.1}s = 2m / {SCALE})"
+    );
+    stack.expect_labels(
+        &value,
+        &[
+            ("name", "unmatched_invoices"),
+            ("owner", "frank@example.com"),
+            ("severity", "critical"),
+            ("runbook_url", "https://runbooks.example.com/e2e-value"),
+        ],
+    );
+    let description = value
+        .annotations
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    stack.check(
+        description.contains("unmatched_invoices = 37")
+            && description.contains("invoices in Xero with no matching Shopify order")
+            && description.contains("max 0"),
+        || {
+            format!(
+                "DeadmanCheckValueOutOfRange description lacks the value or bound: {description}"
+            )
+        },
+    );
+    let value_other: Vec<String> = stack
+        .received()
+        .into_iter()
+        .filter(|r| r.labels.get("check").and_then(Value::as_str) == Some("e2e-value"))
+        .filter(|r| {
+            r.labels.get("alertname").and_then(Value::as_str) != Some("DeadmanCheckValueOutOfRange")
+        })
+        .map(|r| format!("{} {:?}", r.status, r.labels))
+        .collect();
+    stack.check(value_other.is_empty(), || {
+        format!("e2e-value pinged on time, yet other alerts arrived: {value_other:?}")
+    });
 
     // ---- 4a. e2e-ha, pinged on replica A only all along, is not late: long
     // enough for a late alert to have fired if replica B's "never succeeded"

@@ -40,6 +40,8 @@ pub(crate) struct Received {
     pub(crate) at: Instant,
     pub(crate) status: String,
     pub(crate) labels: serde_json::Map<String, Value>,
+    /// What the page says (description, summary, runbook_url).
+    pub(crate) annotations: serde_json::Map<String, Value>,
 }
 
 impl Stack {
@@ -57,6 +59,7 @@ impl Stack {
                     at: n.at,
                     status: a["status"].as_str().unwrap_or("").to_string(),
                     labels: a["labels"].as_object().cloned().unwrap_or_default(),
+                    annotations: a["annotations"].as_object().cloned().unwrap_or_default(),
                 });
             }
         }
