@@ -260,9 +260,14 @@ fn conditions(
         // alerts page only for the failure, but a page shows both.
         Condition::Late => late,
         Condition::RunningTooLong => too_long,
-        Condition::RanTooShort => check.min_runtime.is_some_and(|min| {
-            (report.last_success_duration).is_some_and(|took| took < min.as_secs_f64())
-        }),
+        // Only while the newest run is that success: a later failure is
+        // the check failing (as the rule DeadmanCheckRanTooShort says).
+        Condition::RanTooShort => {
+            report.last_success > report.last_failure
+                && check.min_runtime.is_some_and(|min| {
+                    (report.last_success_duration).is_some_and(|took| took < min.as_secs_f64())
+                })
+        }
         Condition::ValueOutOfRange => report.values.iter().any(|v| v.out_of_range),
         Condition::FailureRateHigh => report.failure_ratio.as_ref().is_some_and(|r| r.high),
         Condition::Expired => expiries.iter().any(|e| e.expired),
@@ -454,7 +459,15 @@ mod tests {
             "unknown is not short"
         );
         state.last_success_duration = Some(30.0);
-        assert_eq!(conditions(&check, state, NOW + 20.0), [Condition::Up]);
+        assert_eq!(
+            conditions(&check, state.clone(), NOW + 20.0),
+            [Condition::Up]
+        );
+        // A failure after the short success: failing, not also too short.
+        state.last_success_duration = Some(0.2);
+        state.last_failure = NOW + 15.0;
+        state.consecutive_failures = 1;
+        assert_eq!(conditions(&check, state, NOW + 20.0), [Condition::Failing]);
     }
 
     #[test]

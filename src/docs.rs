@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::config::{Check, Config};
 use crate::model::expectations::{ExpiryKind, Window};
 use crate::model::schedule::Schedule;
-use crate::model::CheckState;
+use crate::model::{CheckState, Status};
 use crate::text::{escape_html, format_timestamp};
 
 /// "1 hour 30 minutes", "14 days", "45 seconds".
@@ -226,10 +226,21 @@ fn rows(check: &Check, state: Option<&CheckState>, now: f64) -> Vec<(&'static st
 
 /// The base status, "paused (…)" while a pause holds.
 fn state_now(check: &Check, state: &CheckState, now: f64) -> String {
-    let status = state.status(check.deadline(state), now).as_str();
+    let status = state.status(check.deadline(state), now);
+    let in_a_row = state.consecutive_failures.max(1);
+    // Below failure_threshold a failing check does not page: say so, as
+    // the status pages do ("2 in a row; pages at 3").
+    let status = if status == Status::Failing && in_a_row < check.failure_threshold {
+        format!(
+            "failing ({in_a_row} in a row; pages at {})",
+            check.failure_threshold
+        )
+    } else {
+        status.as_str().to_string()
+    };
     match check.paused(now) {
         true => format!("paused ({status})"),
-        false => status.to_string(),
+        false => status,
     }
 }
 

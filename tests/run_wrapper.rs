@@ -338,6 +338,41 @@ async fn deadman_report_reaches_the_metrics() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_report_does_not_lose_the_run() {
+    let server = TestServer::start(CONFIG).await;
+    // A typo in a value's name: deadman refuses the whole ping (400), so
+    // the wrapper sends the outcome again without the report.
+    let job = "echo records=42 >> \"$DEADMAN_REPORT\"; \
+               echo value.unmatched_invoice=37 >> \"$DEADMAN_REPORT\"";
+    let (out, _) = run(&server, &[], &["sh", "-c", job]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("deadman refused the report") && stderr.contains("unmatched_invoice"),
+        "{stderr}"
+    );
+    let metrics = server.scrape().await;
+    assert_eq!(
+        metrics.value(&series("success")),
+        1.0,
+        "the run is recorded"
+    );
+    assert_eq!(
+        metrics.value("deadman_check_records_total{check=\"etl\"}"),
+        0.0,
+        "nothing of the refused report is"
+    );
+    let message = history(&server).await[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.starts_with("deadman refused this run's report: "),
+        "{message}"
+    );
+}
+
 /// A port with nothing listening on it.
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

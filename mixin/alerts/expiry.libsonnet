@@ -8,7 +8,8 @@ local alert = import '../lib/alert.libsonnet';
 {
   local config = $._config,
   local expiryAt = '{{ with printf `job_check_name_kind:deadman_expiry_timestamp_seconds:max{job=%q,check=%q,name=%q,kind=%q}` $labels.job $labels.check $labels.name $labels.kind | query }}{{ . | first | value | humanizeTimestamp }}{{ else }}an unknown time{{ end }}.',
-  local what = 'The {{ reReplaceAll "_" " " $labels.kind }} {{ $labels.name }} of check {{ $labels.check }}',
+  // An owner review (kind review) is due, not expiring: worded as such.
+  local what = '{{ if eq $labels.kind "review" }}The owner review{{ else }}The {{ reReplaceAll "_" " " $labels.kind }}{{ end }} {{ $labels.name }} of check {{ $labels.check }}',
   local owner = '(owner {{ or $labels.owner "unset" }}{{ with $labels.team }}, team {{ . }}{{ end }})',
   local rule(name, value, severity, summary, description) =
     {
@@ -45,26 +46,27 @@ local alert = import '../lib/alert.libsonnet';
       'warning',
       'A credential, API version, certificate or contract used by a deadman check expires soon.',
       [
-        'expires in {{ humanizeDuration $value }}, at',
+        '{{ if eq $labels.kind "review" }}is due in{{ else }}expires in{{ end }} {{ humanizeDuration $value }}, at',
         expiryAt,
-        'Renew it; the alert resolves once the integration reports the new expiry (or `at` is updated).',
+        '{{ if eq $labels.kind "review" }}Re-read the runbook, rotate what needs rotating, confirm the owner, then move `at` to the next review.{{ else }}Renew it; the alert resolves once the integration reports the new expiry (or `at` is updated).{{ end }}',
       ],
     ),
 
     // time() >= expiry. Critical whatever the check's severity: the
     // integration is failing, or will at its next run (expired token,
-    // retired API version, lapsed contract). `for: 1m`: the expiry is a
+    // retired API version, lapsed contract). An overdue owner review
+    // (kind review) breaks nothing by itself: warning. `for: 1m`: the expiry is a
     // known date, not a measurement, so there is nothing to ride out beyond
     // one evaluation. Value: seconds since it expired.
     rule(
       'DeadmanExpired',
       '(time() - job_check_name_kind:deadman_expiry_timestamp_seconds:max >= 0)',
-      'critical',
+      '{{ if eq $labels.kind "review" }}warning{{ else }}critical{{ end }}',
       'A credential, API version, certificate or contract used by a deadman check has expired.',
       [
-        'expired {{ humanizeDuration $value }} ago, at',
+        '{{ if eq $labels.kind "review" }}is overdue by{{ else }}expired{{ end }} {{ humanizeDuration $value }}{{ if ne $labels.kind "review" }} ago{{ end }}, at',
         expiryAt,
-        'Renew or replace it; the alert resolves once the integration reports the new expiry (or `at` is updated).',
+        '{{ if eq $labels.kind "review" }}Review the integration and move `at` to the next review.{{ else }}Renew or replace it; the alert resolves once the integration reports the new expiry (or `at` is updated).{{ end }}',
       ],
     ),
   ],

@@ -33,6 +33,29 @@ impl Fields {
         }
     }
 
+    /// Whether the job's report file added anything (records, expiries,
+    /// values).
+    pub fn has_report(&self) -> bool {
+        self.records.is_some() || !self.expiries.is_empty() || !self.values.is_empty()
+    }
+
+    /// The same ping without what the report file added, with `why` before
+    /// the message: what to send when deadman refused the report, so that
+    /// the run's outcome is still recorded.
+    pub fn without_report(&self, why: &str) -> Fields {
+        let message = match &self.message {
+            Some(m) if !m.is_empty() => format!("{why}\n{m}"),
+            _ => why.to_string(),
+        };
+        Fields {
+            records: None,
+            expiries: Vec::new(),
+            values: Vec::new(),
+            message: Some(message),
+            ..self.clone()
+        }
+    }
+
     fn form(&self) -> String {
         let mut form = form_urlencoded::Serializer::new(String::new());
         if let Some(rid) = &self.rid {

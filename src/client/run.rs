@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::job::{self, Ending, Spec};
 use super::output::{Tail, MAX_TAIL_BYTES};
-use super::pinger::{Fields, Pinger};
+use super::pinger::{Fields, PingFailure, Pinger};
 use super::report_file;
 use super::target::TargetArgs;
 
@@ -189,7 +189,20 @@ async fn run(args: RunArgs, warn: Warn) -> u8 {
     }
     if let Some(pinger) = pinger {
         let action = finish_action(&ending, &mut fields);
-        if let Err(failure) = pinger.send(&action, &fields).await {
+        let mut sent = pinger.send(&action, &fields).await;
+        // A typo in the report file (an undeclared value, a bad expiry)
+        // must not lose the run: send the outcome again without the report,
+        // saying why in the message, and warn.
+        if let Err(PingFailure::Refused { status: 400, text }) = &sent {
+            if fields.has_report() {
+                warn.say(&format!(
+                    "deadman refused the report ({text}); sending the run's outcome without it"
+                ));
+                let why = format!("deadman refused this run's report: {text}");
+                sent = pinger.send(&action, &fields.without_report(&why)).await;
+            }
+        }
+        if let Err(failure) = sent {
             warn.say(&format!(
                 "the finish ping for check {:?} failed: {failure}",
                 pinger.check()

@@ -24,6 +24,9 @@ pub struct FailureRatio {
     pub window: Duration,
 }
 
+/// Failures a window needs before its ratio counts as high.
+pub const MIN_FAILURES: u64 = 2;
+
 /// Runs and failures in the window at one moment.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RatioView {
@@ -50,9 +53,11 @@ impl FailureRatio {
         now - self.window.as_secs_f64()
     }
 
-    /// Whether more than `max_ratio` of the window's runs failed.
+    /// Whether more than `max_ratio` of the window's runs failed, with at
+    /// least [`MIN_FAILURES`] failures: one failed run is a failing check,
+    /// not a rate (the rule `DeadmanCheckFailureRateHigh` says the same).
     pub fn exceeded(&self, view: &RatioView) -> bool {
-        view.ratio().is_some_and(|ratio| ratio > self.max_ratio)
+        view.failures >= MIN_FAILURES && view.ratio().is_some_and(|ratio| ratio > self.max_ratio)
     }
 }
 
@@ -198,5 +203,23 @@ mod tests {
         assert!(ratio.exceeded(&ratio.view(&b, 101.0 * 60.0)));
         // An hour later both buckets are outside the window.
         assert_eq!(ratio.view(&b, 101.0 * 60.0 + 3600.0 + 60.0).runs, 0);
+    }
+
+    #[test]
+    fn one_failed_run_is_not_a_high_rate() {
+        let ratio = FailureRatio {
+            max_ratio: 0.5,
+            window: Duration::from_secs(3600),
+        };
+        let mut b = RunBuckets::default();
+        b.set(bucket(100, 1, 1));
+        let view = ratio.view(&b, 100.0 * 60.0);
+        assert_eq!(view.ratio(), Some(1.0));
+        assert!(
+            !ratio.exceeded(&view),
+            "a single failure is DeadmanCheckFailing's"
+        );
+        b.set(bucket(101, 1, 1));
+        assert!(ratio.exceeded(&ratio.view(&b, 101.0 * 60.0)));
     }
 }
