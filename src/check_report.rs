@@ -511,14 +511,14 @@ mod tests {
         let mut view = view(state);
         view.run_buckets.set(RunBucket {
             minute: minute_of(NOW + 100.0),
-            runs: 4,
-            failures: 1,
+            runs: 8,
+            failures: 2,
         });
         let report = CheckReport::new(&check, &view, NOW + 200.0);
         let ratio = report.failure_ratio.clone().expect("declared");
         assert_eq!(
             (ratio.runs, ratio.failures, ratio.ratio, ratio.high),
-            (4, 1, Some(0.25), true)
+            (8, 2, Some(0.25), true)
         );
         assert_eq!(ratio.window, 3600.0);
         assert_eq!(report.conditions, [Condition::FailureRateHigh]);
