@@ -92,6 +92,9 @@ pub struct Options {
     pub external_url: Option<String>,
     /// Connection limits and timeouts (`--web.max-connections`, …).
     pub limits: ConnectionLimits,
+    /// `--web.exposition.all-series`: export every per-kind and per-reason
+    /// counter and the run series of every check, zeros included.
+    pub all_series: bool,
 }
 
 impl Options {
@@ -106,6 +109,7 @@ impl Options {
             health_without_auth: false,
             external_url: None,
             limits: ConnectionLimits::default(),
+            all_series: false,
         }
     }
 }
@@ -173,7 +177,7 @@ impl Server {
             metrics,
             clock: options.clock,
             telemetry_path: options.telemetry_path,
-            renders: Default::default(),
+            renders: crate::web::scrape::Renders::new(options.all_series),
             limits: Default::default(),
             web: Arc::clone(&options.web),
             scope: crate::web::access::Scope {
