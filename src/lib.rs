@@ -28,11 +28,13 @@
 //!   of the ping API, for cron jobs and scripts.
 //! * [`auth`] — ping tokens; [`badge_key`] — the keys in public badge
 //!   URLs; [`docs`] — the `deadman docs` inventory;
-//!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time.
+//!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time;
+//!   [`allocator`] — giving memory back after scrapes and config reads.
 //!
 //! The binary (`main.rs`) only parses flags, builds a [`Server`] and calls
 //! [`run`]; tests drive [`run`] on port 0.
 
+pub mod allocator;
 pub mod auth;
 pub mod badge_key;
 pub mod check_report;
@@ -247,7 +249,11 @@ pub async fn run_on(
     // Resolves only if loading fails; once loaded it never completes.
     let load_failure = async move {
         match loaded.await {
-            Ok(Ok(())) => std::future::pending().await,
+            Ok(Ok(())) => {
+                // What reading the store left freed goes back to the system.
+                crate::allocator::trim();
+                std::future::pending().await
+            }
             Ok(Err(err)) => err,
             Err(_) => StoreError::WriterStopped,
         }

@@ -418,6 +418,7 @@ fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 fn serve(cli: &Cli) -> ExitCode {
+    deadman::allocator::configure();
     let addresses = match cli
         .listen_address
         .iter()
@@ -457,6 +458,8 @@ fn serve(cli: &Cli) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    // The parser's temporaries go back to the system.
+    deadman::allocator::trim();
     for warning in config.ended_pauses(SystemClock::new().now().wall) {
         tracing::warn!(%warning, "config");
     }
