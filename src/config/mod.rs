@@ -144,7 +144,7 @@ struct ReadFile {
     storage: Option<RawStorage>,
     badges: Option<toml::Table>,
     #[serde(default)]
-    check: Vec<toml::Spanned<RawCheck>>,
+    check: Vec<toml::Spanned<Box<RawCheck>>>,
 }
 
 /// A `[[check]]` as read: a table still to deserialize (with its errors),
@@ -162,10 +162,10 @@ impl CheckSource {
         }
     }
 
-    fn into_raw(self, location: &str) -> Result<RawCheck, ConfigError> {
+    fn into_raw(self, location: &str) -> Result<Box<RawCheck>, ConfigError> {
         match self {
-            CheckSource::Table(table) => deserialize_table::<RawCheck>(table, location),
-            CheckSource::Read(raw) => Ok(*raw),
+            CheckSource::Table(table) => deserialize_table::<Box<RawCheck>>(table, location),
+            CheckSource::Read(raw) => Ok(raw),
         }
     }
 }
@@ -278,7 +278,7 @@ impl Config {
                 storage: read.storage,
                 badges: read.badges,
                 check: (read.check.into_iter())
-                    .map(|c| (c.span().start, CheckSource::Read(Box::new(c.into_inner()))))
+                    .map(|c| (c.span().start, CheckSource::Read(c.into_inner())))
                     .collect(),
             },
             Err(_) => toml::from_str::<TableFile>(text)
@@ -552,7 +552,7 @@ fn validate_checks(
 /// error is recorded gets a stand-in value, so the fields after it are
 /// still validated; the check is then rejected.
 fn validate_check(
-    mut raw: RawCheck,
+    mut raw: Box<RawCheck>,
     defaults: &Defaults,
     location: &str,
     tokens: TokenLoader,

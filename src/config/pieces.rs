@@ -13,7 +13,6 @@
 //! after it is an error read whole).
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,7 +50,7 @@ struct Preamble {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Piece {
-    check: Vec<toml::Spanned<RawCheck>>,
+    check: Vec<toml::Spanned<Box<RawCheck>>>,
 }
 
 /// The config in `text`, if it is large, can be cut safely and is valid;
@@ -108,12 +107,9 @@ pub(super) fn read(text: &str, base_dir: &Path, secrets: Secrets) -> Option<Conf
         checks.extend(share.checks);
         token_files.extend(share.token_files);
     }
-    let mut names = HashSet::with_capacity(checks.len());
-    if !checks.iter().all(|check| names.insert(check.name.as_str())) {
-        return None;
-    }
-    drop(names);
-    Some(Config::assemble(checks, storage, badges, text, token_files))
+    let config = Config::assemble(checks, storage, badges, text, token_files);
+    // A name used twice is an error, reported by the whole read.
+    (config.index.len() == config.checks.len()).then_some(config)
 }
 
 /// What one thread read: its checks in file order, and the token files.
