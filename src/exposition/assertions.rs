@@ -6,8 +6,8 @@
 //! the check declares, so the exposition of a check that uses none of this
 //! grows by three lines.
 
-use super::families::Sink;
-use super::Row;
+use super::row::Row;
+use super::sink::Sink;
 
 pub(super) fn consecutive_failures(s: &mut Sink<'_>, r: &Row<'_>) {
     s.sample(r.labels.id(), r.state().consecutive_failures as f64);

@@ -16,8 +16,9 @@
 //! reason, in dashboard rates. `--web.exposition.all-series` writes every
 //! series, zeros included.
 
-use super::families::Sink;
-use super::{Row, KINDS, REASONS, REJECTIONS};
+use super::row::Row;
+use super::sink::Sink;
+use crate::metrics::Rejection;
 use crate::model::{CheckState, FailReason, Kind};
 
 pub(super) fn info(s: &mut Sink<'_>, r: &Row<'_>) {
@@ -157,5 +158,51 @@ pub(super) fn pings_rejected(s: &mut Sink<'_>, r: &Row<'_>) {
                 s.sample_with(r.labels.id(), "reason", reason.as_str(), count as f64);
             }
         }
+    }
+}
+
+/// Kinds and reasons in label-value order, as a sorted exposition has them.
+const KINDS: [Kind; 4] = [Kind::Fail, Kind::Log, Kind::Start, Kind::Success];
+const REASONS: [FailReason; 7] = [
+    FailReason::Auth,
+    FailReason::ExitCode,
+    FailReason::Other,
+    FailReason::RateLimit,
+    FailReason::Timeout,
+    FailReason::Upstream,
+    FailReason::Validation,
+];
+
+/// Rejection reasons in label-value order.
+const REJECTIONS: [Rejection; Rejection::COUNT] = [
+    Rejection::BadRequest,
+    Rejection::MethodNotAllowed,
+    Rejection::NotFound,
+    Rejection::PayloadTooLarge,
+    Rejection::RateLimited,
+    Rejection::Unauthorized,
+    Rejection::Unavailable,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_reasons_are_complete_and_sorted() {
+        let kinds: Vec<&str> = KINDS.iter().map(|k| k.as_str()).collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        assert_eq!(kinds, sorted);
+        assert_eq!(kinds.len(), Kind::ALL.len());
+        let reasons: Vec<&str> = REASONS.iter().map(|r| r.as_str()).collect();
+        let mut sorted = reasons.clone();
+        sorted.sort();
+        assert_eq!(reasons, sorted);
+        assert_eq!(reasons.len(), FailReason::ALL.len());
+        let rejections: Vec<&str> = REJECTIONS.iter().map(|r| r.as_str()).collect();
+        let mut sorted = rejections.clone();
+        sorted.sort();
+        assert_eq!(rejections, sorted);
     }
 }

@@ -10,8 +10,9 @@
 //! built from the current config at scrape time, so a check removed by a
 //! reload vanishes from the next scrape and no ping can create a series.
 //!
-//! * `families` — every per-check family's name, help, type and writer,
-//!   and the sink samples go to;
+//! * `families` — every per-check family's name, help, type and writer;
+//!   `sink` — where samples go, and how values are written; `row` — one
+//!   check as the writers see it;
 //! * `labels` — every check's label sets, escaped once per config;
 //! * `checks` — freshness, runs, counters, volume, expiries, refusals (and
 //!   which of those series a check has);
@@ -29,16 +30,16 @@ mod assertions;
 mod checks;
 mod families;
 mod labels;
+mod row;
+mod sink;
 
-use crate::config::{Check, Config};
+use crate::config::Config;
 use crate::metrics::Rejection;
-use crate::model::expectations::WindowView;
-use crate::model::failure_ratio::RatioView;
-use crate::model::{CheckState, FailReason, Kind};
-use crate::state::{CheckView, StateSnapshot};
-use families::{Sink, CHECKS, FAMILIES};
-use labels::CheckLabels;
+use crate::state::StateSnapshot;
+use families::{CHECKS, FAMILIES};
 pub use labels::{LabelCache, Labels};
+use row::Row;
+use sink::Sink;
 
 /// Refused pings per configured check, by [`Rejection::index`].
 pub type Rejected = HashMap<String, [u64; Rejection::COUNT]>;
@@ -78,25 +79,6 @@ pub struct Scrape<'a> {
     pub size_hint: usize,
 }
 
-/// One check as its families are written: config, state, label sets and
-/// what is computed from them once per scrape.
-struct Row<'a> {
-    check: &'a Check,
-    view: &'a CheckView,
-    labels: CheckLabels<'a>,
-    rejected: Option<&'a [u64; Rejection::COUNT]>,
-    /// The volume window now, for checks with `[check.volume]`.
-    volume: Option<WindowView>,
-    /// The failure-ratio window now, for checks with `max_failure_ratio`.
-    ratio: Option<RatioView>,
-}
-
-impl Row<'_> {
-    fn state(&self) -> &CheckState {
-        &self.view.state
-    }
-}
-
 /// Renders the exporter's own and process metrics from the registry, then
 /// every per-check family, and gzips the result when asked.
 pub fn render(scrape: &Scrape<'_>, gzip: bool) -> Result<Exposition, String> {
@@ -132,7 +114,7 @@ pub fn render(scrape: &Scrape<'_>, gzip: bool) -> Result<Exposition, String> {
 /// every check in name order.
 fn write_checks(scrape: &Scrape<'_>, out: &mut Vec<u8>) {
     let config = scrape.config;
-    Sink::unlabelled(out, CHECKS).sample("", config.checks.len() as f64);
+    Sink::new(out, CHECKS, 0.0, false).sample("", config.checks.len() as f64);
     let Some(state) = scrape.state else {
         return;
     };
@@ -153,55 +135,14 @@ fn write_checks(scrape: &Scrape<'_>, out: &mut Vec<u8>) {
         })
         .collect();
     for family in &FAMILIES {
-        let mut sink = Sink::new(out, family, now, scrape.all_series);
+        let mut sink = Sink::new(
+            out,
+            (family.name, family.help, family.kind),
+            now,
+            scrape.all_series,
+        );
         for row in &rows {
             (family.write)(&mut sink, row);
         }
-    }
-}
-
-/// Kinds and reasons in label-value order, as a sorted exposition has them.
-pub(super) const KINDS: [Kind; 4] = [Kind::Fail, Kind::Log, Kind::Start, Kind::Success];
-pub(super) const REASONS: [FailReason; 7] = [
-    FailReason::Auth,
-    FailReason::ExitCode,
-    FailReason::Other,
-    FailReason::RateLimit,
-    FailReason::Timeout,
-    FailReason::Upstream,
-    FailReason::Validation,
-];
-
-/// Rejection reasons in label-value order.
-pub(super) const REJECTIONS: [Rejection; Rejection::COUNT] = [
-    Rejection::BadRequest,
-    Rejection::MethodNotAllowed,
-    Rejection::NotFound,
-    Rejection::PayloadTooLarge,
-    Rejection::RateLimited,
-    Rejection::Unauthorized,
-    Rejection::Unavailable,
-];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_and_reasons_are_complete_and_sorted() {
-        let kinds: Vec<&str> = KINDS.iter().map(|k| k.as_str()).collect();
-        let mut sorted = kinds.clone();
-        sorted.sort();
-        assert_eq!(kinds, sorted);
-        assert_eq!(kinds.len(), Kind::ALL.len());
-        let reasons: Vec<&str> = REASONS.iter().map(|r| r.as_str()).collect();
-        let mut sorted = reasons.clone();
-        sorted.sort();
-        assert_eq!(reasons, sorted);
-        assert_eq!(reasons.len(), FailReason::ALL.len());
-        let rejections: Vec<&str> = REJECTIONS.iter().map(|r| r.as_str()).collect();
-        let mut sorted = rejections.clone();
-        sorted.sort();
-        assert_eq!(rejections, sorted);
     }
 }
