@@ -83,7 +83,8 @@ pub struct Scrape<'a> {
 /// every per-check family, and gzips the result when asked.
 pub fn render(scrape: &Scrape<'_>, gzip: bool) -> Result<Exposition, String> {
     let families = scrape.registry.gather();
-    let mut text = Vec::with_capacity(scrape.size_hint + scrape.size_hint / 16 + 16 * 1024);
+    let mut text =
+        crate::allocator::large_buffer(scrape.size_hint + scrape.size_hint / 16 + 16 * 1024);
     TextEncoder::new()
         .encode(&families, &mut text)
         .map_err(|e| format!("encoding metrics: {e}"))?;
