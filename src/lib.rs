@@ -28,11 +28,13 @@
 //!   of the ping API, for cron jobs and scripts.
 //! * [`auth`] — ping tokens; [`badge_key`] — the keys in public badge
 //!   URLs; [`docs`] — the `deadman docs` inventory;
-//!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time.
+//!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time;
+//!   [`allocator`] — giving memory back after scrapes and config reads.
 //!
 //! The binary (`main.rs`) only parses flags, builds a [`Server`] and calls
 //! [`run`]; tests drive [`run`] on port 0.
 
+pub mod allocator;
 pub mod auth;
 pub mod badge_key;
 pub mod check_report;
@@ -92,6 +94,9 @@ pub struct Options {
     pub external_url: Option<String>,
     /// Connection limits and timeouts (`--web.max-connections`, …).
     pub limits: ConnectionLimits,
+    /// `--web.exposition.all-series`: export every per-kind and per-reason
+    /// counter and the run series of every check, zeros included.
+    pub all_series: bool,
 }
 
 impl Options {
@@ -106,6 +111,7 @@ impl Options {
             health_without_auth: false,
             external_url: None,
             limits: ConnectionLimits::default(),
+            all_series: false,
         }
     }
 }
@@ -173,7 +179,7 @@ impl Server {
             metrics,
             clock: options.clock,
             telemetry_path: options.telemetry_path,
-            renders: Default::default(),
+            renders: crate::web::scrape::Renders::new(options.all_series),
             limits: Default::default(),
             web: Arc::clone(&options.web),
             scope: crate::web::access::Scope {
@@ -243,7 +249,11 @@ pub async fn run_on(
     // Resolves only if loading fails; once loaded it never completes.
     let load_failure = async move {
         match loaded.await {
-            Ok(Ok(())) => std::future::pending().await,
+            Ok(Ok(())) => {
+                // What reading the store left freed goes back to the system.
+                crate::allocator::trim();
+                std::future::pending().await
+            }
             Ok(Err(err)) => err,
             Err(_) => StoreError::WriterStopped,
         }

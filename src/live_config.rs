@@ -214,6 +214,9 @@ impl LiveConfig {
                 .current
                 .write()
                 .unwrap_or_else(|e| e.into_inner()) = config;
+            // The parser's temporaries (and, unless a request still holds
+            // it, the previous config) go back to the system.
+            crate::allocator::trim();
         }
         Ok(Reload { checks, unchanged })
     }

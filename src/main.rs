@@ -76,6 +76,12 @@ struct Cli {
     /// reading) before the connection is closed.
     #[arg(long = "web.write-timeout", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
     write_timeout: std::time::Duration,
+    /// Export every check's counters of every kind and reason, and its run
+    /// series, even while they are 0 (by default a counter of a kind or
+    /// reason appears once it has occurred, and run series once the check
+    /// reports a start; the series the alert rules use are always there).
+    #[arg(long = "web.exposition.all-series", global = true)]
+    all_series: bool,
     /// Directory for durable state; created if missing.
     #[arg(long = "storage.path", default_value = "data/", global = true)]
     storage_path: PathBuf,
@@ -412,6 +418,7 @@ fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 }
 
 fn serve(cli: &Cli) -> ExitCode {
+    deadman::allocator::configure();
     let addresses = match cli
         .listen_address
         .iter()
@@ -451,6 +458,8 @@ fn serve(cli: &Cli) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    // The parser's temporaries go back to the system.
+    deadman::allocator::trim();
     for warning in config.ended_pauses(SystemClock::new().now().wall) {
         tracing::warn!(%warning, "config");
     }
@@ -487,6 +496,7 @@ fn serve(cli: &Cli) -> ExitCode {
             header_read_timeout: cli.read_header_timeout,
             write_timeout: cli.write_timeout,
         },
+        all_series: cli.all_series,
         ..Options::new(cli.config_file.clone(), Arc::new(SystemClock::new()))
     };
     runtime.block_on(async move {

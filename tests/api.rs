@@ -45,24 +45,43 @@ async fn every_configured_check_is_exported_from_startup_with_zeros() {
             m.of("deadman_check_last_failure_timestamp_seconds", check),
             0.0
         );
-        assert_eq!(
-            m.of("deadman_check_last_start_timestamp_seconds", check),
-            0.0
-        );
-        assert_eq!(m.of("deadman_check_last_duration_seconds", check), 0.0);
-        assert_eq!(m.of("deadman_check_runs_in_progress", check), 0.0);
         assert_eq!(m.of("deadman_check_records_total", check), 0.0);
+        assert_eq!(m.of("deadman_check_consecutive_failures", check), 0.0);
         assert_eq!(
             m.of("deadman_check_first_configured_timestamp_seconds", check),
             T0
         );
-        for kind in ["success", "fail", "start", "log"] {
-            assert_eq!(
-                m.value(&format!(
-                    "deadman_check_pings_total{{check=\"{check}\",kind=\"{kind}\"}}"
-                )),
-                0.0
-            );
+        // What the rules read is there at 0 before it first moves.
+        assert_eq!(
+            m.value(&format!(
+                "deadman_check_pings_total{{check=\"{check}\",kind=\"success\"}}"
+            )),
+            0.0
+        );
+        assert_eq!(
+            m.value(&format!(
+                "deadman_check_failures_total{{check=\"{check}\",reason=\"auth\"}}"
+            )),
+            0.0
+        );
+        // Other kinds and reasons appear once they occur; run series once
+        // the check reports a start.
+        for kind in ["fail", "start", "log"] {
+            let series = format!("deadman_check_pings_total{{check=\"{check}\",kind=\"{kind}\"}}");
+            assert!(m.get(&series).is_none(), "{series}");
+        }
+        for reason in ["other", "exit_code", "timeout"] {
+            let series =
+                format!("deadman_check_failures_total{{check=\"{check}\",reason=\"{reason}\"}}");
+            assert!(m.get(&series).is_none(), "{series}");
+        }
+        for name in [
+            "deadman_check_last_start_timestamp_seconds",
+            "deadman_check_last_duration_seconds",
+            "deadman_check_runs_in_progress",
+            "deadman_check_oldest_run_start_timestamp_seconds",
+        ] {
+            assert!(m.get(&series(name, check)).is_none(), "{name}");
         }
     }
     // Never pinged: the deadline counts from first configuration.
@@ -82,6 +101,14 @@ async fn every_configured_check_is_exported_from_startup_with_zeros() {
         ),
         1.0
     );
+    // Empty labels are left out: Prometheus reads them as absent anyway.
+    assert_eq!(
+        m.value(
+            "deadman_check_info{check=\"payouts\",owner=\"finance-ops@acme.example\",\
+             severity=\"warning\",schedule=\"cron 30 2 * * * America/New_York\"}"
+        ),
+        1.0
+    );
     assert_eq!(m.value("deadman_config_last_reload_successful"), 1.0);
     assert_eq!(
         m.value("deadman_pings_rejected_total{reason=\"not_found\"}"),
@@ -89,6 +116,46 @@ async fn every_configured_check_is_exported_from_startup_with_zeros() {
     );
     assert!(m.text.contains("deadman_build_info{revision="));
     assert!(m.text.contains("process_start_time_seconds"));
+}
+
+#[tokio::test]
+async fn all_series_exports_every_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(T0));
+    let server = TestServer::start_customized(dir, CONFIG, clock, common::sqlite, |options| {
+        options.all_series = true;
+    })
+    .await;
+    let m = server.scrape().await;
+    for check in ["orders", "payouts"] {
+        for kind in ["success", "fail", "start", "log"] {
+            let series = format!("deadman_check_pings_total{{check=\"{check}\",kind=\"{kind}\"}}");
+            assert_eq!(m.value(&series), 0.0);
+        }
+        for reason in [
+            "auth",
+            "rate_limit",
+            "timeout",
+            "upstream",
+            "validation",
+            "other",
+            "exit_code",
+        ] {
+            let series =
+                format!("deadman_check_failures_total{{check=\"{check}\",reason=\"{reason}\"}}");
+            assert_eq!(m.value(&series), 0.0);
+        }
+        assert_eq!(
+            m.of("deadman_check_last_start_timestamp_seconds", check),
+            0.0
+        );
+        assert_eq!(m.of("deadman_check_last_duration_seconds", check), 0.0);
+        assert_eq!(m.of("deadman_check_runs_in_progress", check), 0.0);
+        assert_eq!(
+            m.of("deadman_check_oldest_run_start_timestamp_seconds", check),
+            0.0
+        );
+    }
 }
 
 #[tokio::test]

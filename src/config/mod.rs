@@ -35,6 +35,7 @@ mod error;
 mod expectations;
 mod fields;
 mod inputs;
+mod pieces;
 mod rate_limit;
 mod secrets;
 mod source;
@@ -91,7 +92,7 @@ pub struct Config {
 /// so their errors can name the check and its line.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawFile {
+struct TableFile {
     /// The file is meant to have no checks. Without it an empty file is an
     /// error: reloading a truncated file, or starting with the wrong path,
     /// would otherwise silently stop every alert.
@@ -104,6 +105,69 @@ struct RawFile {
     badges: Option<toml::Table>,
     #[serde(default)]
     check: Vec<toml::Spanned<toml::Table>>,
+}
+
+/// The file's parts, its checks as read.
+struct RawFile {
+    allow_no_checks: bool,
+    defaults: Option<toml::Spanned<toml::Table>>,
+    storage: Option<RawStorage>,
+    badges: Option<toml::Table>,
+    /// Where each check starts in the text, and the check.
+    check: Vec<(usize, CheckSource)>,
+}
+
+impl From<TableFile> for RawFile {
+    fn from(file: TableFile) -> RawFile {
+        RawFile {
+            allow_no_checks: file.allow_no_checks,
+            defaults: file.defaults,
+            storage: file.storage,
+            badges: file.badges,
+            check: (file.check.into_iter())
+                .map(|c| (c.span().start, CheckSource::Table(c.into_inner())))
+                .collect(),
+        }
+    }
+}
+
+/// [`TableFile`] with its checks read straight into [`RawCheck`]s: one pass
+/// over the text instead of a table per check read again, for a file
+/// whose checks all deserialize (the usual case). When any does not, the
+/// file is read again as a [`TableFile`], whose errors name the check.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadFile {
+    #[serde(default)]
+    allow_no_checks: bool,
+    defaults: Option<toml::Spanned<toml::Table>>,
+    storage: Option<RawStorage>,
+    badges: Option<toml::Table>,
+    #[serde(default)]
+    check: Vec<toml::Spanned<Box<RawCheck>>>,
+}
+
+/// A `[[check]]` as read: a table still to deserialize (with its errors),
+/// or already deserialized.
+enum CheckSource {
+    Table(toml::Table),
+    Read(Box<RawCheck>),
+}
+
+impl CheckSource {
+    fn name(&self) -> Option<&str> {
+        match self {
+            CheckSource::Table(table) => table.get("name").and_then(|v| v.as_str()),
+            CheckSource::Read(raw) => raw.name.as_deref(),
+        }
+    }
+
+    fn into_raw(self, location: &str) -> Result<Box<RawCheck>, ConfigError> {
+        match self {
+            CheckSource::Table(table) => deserialize_table::<Box<RawCheck>>(table, location),
+            CheckSource::Read(raw) => Ok(raw),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -198,8 +262,29 @@ impl Config {
         base_dir: &Path,
         secrets: Secrets,
     ) -> Result<Config, ConfigError> {
-        let raw: RawFile = toml::from_str(text)
-            .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?;
+        match pieces::read(text, base_dir, secrets) {
+            Some(config) => Ok(config),
+            None => Config::parse_whole(text, base_dir, secrets),
+        }
+    }
+
+    /// [`Config::parse_with`] on the whole text at once, on one thread:
+    /// what every file with an error (and every small one) goes through.
+    fn parse_whole(text: &str, base_dir: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
+        let raw = match toml::from_str::<ReadFile>(text) {
+            Ok(read) => RawFile {
+                allow_no_checks: read.allow_no_checks,
+                defaults: read.defaults,
+                storage: read.storage,
+                badges: read.badges,
+                check: (read.check.into_iter())
+                    .map(|c| (c.span().start, CheckSource::Read(c.into_inner())))
+                    .collect(),
+            },
+            Err(_) => toml::from_str::<TableFile>(text)
+                .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?
+                .into(),
+        };
         let lines = LineIndex::new(text);
         let read = std::cell::RefCell::new(Vec::new());
         let tokens = TokenLoader {
@@ -219,20 +304,37 @@ impl Config {
         }
         let checks = validate_checks(raw.check, &lines, &defaults, tokens, &mut errors);
         errors.finish(())?;
+        Ok(Config::assemble(
+            checks,
+            storage,
+            badges,
+            text,
+            read.into_inner(),
+        ))
+    }
 
+    /// A config of validated parts; `text` and `token_files` are what it
+    /// was read from.
+    fn assemble(
+        checks: Vec<Arc<Check>>,
+        storage: StorageSettings,
+        badges: Option<crate::badge_key::BadgeKeys>,
+        text: &str,
+        token_files: Vec<(std::path::PathBuf, [u8; 32])>,
+    ) -> Config {
         let index = (checks.iter().enumerate())
             .map(|(i, check)| (check.name.clone(), i))
             .collect();
         let mut by_name: Vec<usize> = (0..checks.len()).collect();
         by_name.sort_by(|&a, &b| checks[a].name.cmp(&checks[b].name));
-        Ok(Config {
+        Config {
             checks,
             index,
             by_name,
             storage,
             badges,
-            inputs: Inputs::new(text, read.into_inner()),
-        })
+            inputs: Inputs::new(text, token_files),
+        }
     }
 
     /// Re-reads `path` for a reload: `None` if the file and every token
@@ -404,20 +506,19 @@ fn validate_storage(raw: Option<RawStorage>, errors: &mut ErrorList) -> StorageS
 /// Every `[[check]]` in file order, each validated whatever the others'
 /// errors; a check with any error is recorded and left out.
 fn validate_checks(
-    tables: Vec<toml::Spanned<toml::Table>>,
+    sources: Vec<(usize, CheckSource)>,
     lines: &LineIndex,
     defaults: &Defaults,
     tokens: TokenLoader,
     errors: &mut ErrorList,
 ) -> Vec<Arc<Check>> {
-    let mut checks = Vec::with_capacity(tables.len());
-    let mut first_line: HashMap<String, usize> = HashMap::with_capacity(tables.len());
-    for (position, table) in tables.into_iter().enumerate() {
-        let line = lines.line_of(table.span().start);
-        let table = table.into_inner();
+    let mut checks = Vec::with_capacity(sources.len());
+    let mut first_line: HashMap<String, usize> = HashMap::with_capacity(sources.len());
+    for (position, (start, source)) in sources.into_iter().enumerate() {
+        let line = lines.line_of(start);
         // Read before the table is: a check with a wrong key still claims
         // its name, and a later check of the same name is still reported.
-        let name = (table.get("name").and_then(|v| v.as_str())).filter(|n| valid_check_name(n));
+        let name = source.name().filter(|n| valid_check_name(n));
         let location = match name {
             Some(name) => format!("check {name:?} (line {line})"),
             None => format!("check #{} (line {line})", position + 1),
@@ -437,7 +538,8 @@ fn validate_checks(
                 }
             }
         }
-        let check = deserialize_table::<RawCheck>(table, &location)
+        let check = source
+            .into_raw(&location)
             .and_then(|raw| validate_check(raw, defaults, &location, tokens));
         if let Some(check) = errors.take(check) {
             checks.push(Arc::new(check));
@@ -450,7 +552,7 @@ fn validate_checks(
 /// error is recorded gets a stand-in value, so the fields after it are
 /// still validated; the check is then rejected.
 fn validate_check(
-    mut raw: RawCheck,
+    mut raw: Box<RawCheck>,
     defaults: &Defaults,
     location: &str,
     tokens: TokenLoader,

@@ -197,3 +197,43 @@ fn line_index() {
     assert_eq!(idx.line_of(2), 2);
     assert_eq!(idx.line_of(4), 3);
 }
+
+#[test]
+fn lines_are_the_same_whether_checks_are_read_in_one_pass_or_as_tables() {
+    let check = |name: &str, extra: &str| {
+        format!("[[check]]\nname = \"{name}\"\nowner = \"ops\"\nevery = \"1h\"{extra}\n\n")
+    };
+    // Every check deserializes: read in one pass; the errors are validation's.
+    let one_pass = format!(
+        "{}{}{}",
+        check("a", ""),
+        check("b", "\ngrace = \"soon\""),
+        check("a", "")
+    );
+    assert_eq!(
+        errors(&one_pass),
+        [
+            "check \"b\" (line 6): grace: \"soon\" is not a valid duration (expected number at 0); \
+             write it like \"90s\", \"15m\" or \"1h 30m\"",
+            "check \"a\" (line 12): name: \"a\" is already used by the check at line 1; \
+             names must be unique",
+        ]
+    );
+    // A key no check has: the file is read again as tables, same lines.
+    let tables = format!(
+        "{}{}{}",
+        check("a", ""),
+        check("b", "\ngrase = \"5m\""),
+        check("a", "")
+    );
+    let found = errors(&tables);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("check \"b\" (line 6): grase: unknown key"),
+        "{found:?}"
+    );
+    assert_eq!(
+        found[1],
+        "check \"a\" (line 12): name: \"a\" is already used by the check at line 1; names must be unique"
+    );
+}

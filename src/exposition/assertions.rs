@@ -6,83 +6,130 @@
 //! the check declares, so the exposition of a check that uses none of this
 //! grows by three lines.
 
-use super::families::{Families, Family};
-use crate::config::Check;
-use crate::model::CheckState;
-use crate::state::CheckView;
+use super::row::Row;
+use super::sink::Sink;
 
-/// Appends one check's series.
-pub(super) fn write(f: &mut Families, check: &Check, entry: &CheckView, now: f64) {
-    let s = &entry.state;
-    let id = [("check", check.name.as_str())];
-    f.sample(
-        Family::ConsecutiveFailures,
-        &id,
-        s.consecutive_failures as f64,
-    );
-    f.sample(
-        Family::FailureThreshold,
-        &id,
-        check.failure_threshold as f64,
-    );
-    if let Some(ratio) = &check.failure_ratio {
-        let view = ratio.view(&entry.run_buckets, now);
-        f.sample(Family::MaxFailureRatio, &id, ratio.max_ratio);
-        f.sample(Family::FailureRatioWindow, &id, ratio.window.as_secs_f64());
-        f.sample(Family::FailureRatioWindowRuns, &id, view.runs as f64);
-        f.sample(
-            Family::FailureRatioWindowFailures,
-            &id,
-            view.failures as f64,
-        );
-    }
-    if let Some(min_runtime) = check.min_runtime {
-        f.sample(Family::MinRuntime, &id, min_runtime.as_secs_f64());
-        if let Some(duration) = s.last_success_duration {
-            f.sample(Family::LastSuccessDuration, &id, duration);
-        }
-    }
-    write_values(f, check, s);
-    let paused = if check.paused(now) { 1.0 } else { 0.0 };
-    f.sample(Family::Paused, &id, paused);
-    if let Some(until) = check.pause.as_ref().and_then(|p| p.until) {
-        f.sample(Family::PausedUntil, &id, until);
+pub(super) fn consecutive_failures(s: &mut Sink<'_>, r: &Row<'_>) {
+    s.sample(r.labels.id(), r.state().consecutive_failures as f64);
+}
+
+pub(super) fn failure_threshold(s: &mut Sink<'_>, r: &Row<'_>) {
+    s.sample(r.labels.id(), r.check.failure_threshold as f64);
+}
+
+pub(super) fn max_failure_ratio(s: &mut Sink<'_>, r: &Row<'_>) {
+    if let Some(ratio) = &r.check.failure_ratio {
+        s.sample(r.labels.id(), ratio.max_ratio);
     }
 }
 
-/// Every declared value: its description always, its bounds where set,
-/// and the last report once there is one.
-fn write_values(f: &mut Families, check: &Check, s: &CheckState) {
-    for declared in &check.values {
-        let labels = [
-            ("check", check.name.as_str()),
-            ("name", declared.name.as_str()),
-        ];
-        let info = [
-            labels[0],
-            labels[1],
-            ("description", declared.description.as_str()),
-        ];
-        f.sample(Family::ValueInfo, &info, 1.0);
-        if let Some(reported) = s.values.get(&declared.name) {
-            f.sample(Family::Value, &labels, reported.value);
-            f.sample(Family::ValueTimestamp, &labels, reported.at);
+pub(super) fn failure_ratio_window(s: &mut Sink<'_>, r: &Row<'_>) {
+    if let Some(ratio) = &r.check.failure_ratio {
+        s.sample(r.labels.id(), ratio.window.as_secs_f64());
+    }
+}
+
+pub(super) fn failure_ratio_window_runs(s: &mut Sink<'_>, r: &Row<'_>) {
+    if let Some(view) = &r.ratio {
+        s.sample(r.labels.id(), view.runs as f64);
+    }
+}
+
+pub(super) fn failure_ratio_window_failures(s: &mut Sink<'_>, r: &Row<'_>) {
+    if let Some(view) = &r.ratio {
+        s.sample(r.labels.id(), view.failures as f64);
+    }
+}
+
+pub(super) fn min_runtime(s: &mut Sink<'_>, r: &Row<'_>) {
+    if let Some(min_runtime) = r.check.min_runtime {
+        s.sample(r.labels.id(), min_runtime.as_secs_f64());
+    }
+}
+
+pub(super) fn last_success_duration(s: &mut Sink<'_>, r: &Row<'_>) {
+    if r.check.min_runtime.is_some() {
+        if let Some(duration) = r.state().last_success_duration {
+            s.sample(r.labels.id(), duration);
+        }
+    }
+}
+
+pub(super) fn paused(s: &mut Sink<'_>, r: &Row<'_>) {
+    let paused = if r.check.paused(s.now) { 1.0 } else { 0.0 };
+    s.sample(r.labels.id(), paused);
+}
+
+pub(super) fn paused_until(s: &mut Sink<'_>, r: &Row<'_>) {
+    if let Some(until) = r.check.pause.as_ref().and_then(|p| p.until) {
+        s.sample(r.labels.id(), until);
+    }
+}
+
+/// Every declared value's description, always.
+pub(super) fn value_info(s: &mut Sink<'_>, r: &Row<'_>) {
+    for i in 0..r.check.values.len() {
+        s.sample(r.labels.value_info(i), 1.0);
+    }
+}
+
+/// The last report of each declared value, once there is one.
+pub(super) fn value(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
+        if let Some(reported) = r.state().values.get(&declared.name) {
+            s.sample(r.labels.value(i), reported.value);
+        }
+    }
+}
+
+pub(super) fn value_timestamp(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
+        if let Some(reported) = r.state().values.get(&declared.name) {
+            s.sample(r.labels.value(i), reported.at);
+        }
+    }
+}
+
+pub(super) fn value_stale(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
+        if let Some(reported) = r.state().values.get(&declared.name) {
             // As if the run that reported it had succeeded then: once that
             // deadline passes, the report is older than a run should be.
-            let stale = check.schedule.deadline(reported.at, check.grace);
-            f.sample(Family::ValueStale, &labels, stale);
-            if let Some(since) = reported.out_of_range_since(declared) {
-                f.sample(Family::ValueOutOfRangeSince, &labels, since);
-            }
+            let stale = r.check.schedule.deadline(reported.at, r.check.grace);
+            s.sample(r.labels.value(i), stale);
         }
+    }
+}
+
+pub(super) fn value_out_of_range_since(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
+        let reported = r.state().values.get(&declared.name);
+        if let Some(since) = reported.and_then(|v| v.out_of_range_since(declared)) {
+            s.sample(r.labels.value(i), since);
+        }
+    }
+}
+
+pub(super) fn value_min(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
         if let Some(min) = declared.min {
-            f.sample(Family::ValueMin, &labels, min);
+            s.sample(r.labels.value(i), min);
         }
+    }
+}
+
+pub(super) fn value_max(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
         if let Some(max) = declared.max {
-            f.sample(Family::ValueMax, &labels, max);
+            s.sample(r.labels.value(i), max);
         }
+    }
+}
+
+pub(super) fn value_for(s: &mut Sink<'_>, r: &Row<'_>) {
+    for (i, declared) in r.check.values.iter().enumerate() {
         if let Some(for_duration) = declared.for_duration {
-            f.sample(Family::ValueFor, &labels, for_duration.as_secs_f64());
+            s.sample(r.labels.value(i), for_duration.as_secs_f64());
         }
     }
 }

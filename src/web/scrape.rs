@@ -2,6 +2,9 @@
 //! itself is [`crate::exposition`], run off the reactor on a snapshot, so
 //! no lock is held while it runs and pings are never kept waiting.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
@@ -9,7 +12,7 @@ use hyper::StatusCode;
 use super::response::{respond, text, HttpResponse};
 use super::single_flight::SingleFlight;
 use crate::clock::Clock;
-use crate::exposition;
+use crate::exposition::{self, LabelCache};
 use crate::live_config::LiveConfig;
 use crate::state::StateHandle;
 use crate::store::writer::WriterHandle;
@@ -48,6 +51,24 @@ type Rendered = Result<Bytes, String>;
 pub struct Renders {
     plain: SingleFlight<Rendered>,
     gzip: SingleFlight<Rendered>,
+    /// The checks' label sets, kept until a reload changes the config.
+    labels: Arc<LabelCache>,
+    /// Sizes of the last bodies before compression, plain and gzipped
+    /// renders apart (they may run at once), to allocate each body once.
+    size_hints: Arc<[AtomicUsize; 2]>,
+    /// `--web.exposition.all-series`.
+    all_series: bool,
+}
+
+impl Renders {
+    /// `all_series`: write every counter and run series of every check,
+    /// zeros included (`--web.exposition.all-series`).
+    pub fn new(all_series: bool) -> Renders {
+        Renders {
+            all_series,
+            ..Renders::default()
+        }
+    }
 }
 
 pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
@@ -82,10 +103,28 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let rejections = deps.rejections.per_check();
     let now = deps.clock.now().wall;
     let base = deps.base.to_string();
+    let labels = Arc::clone(&deps.renders.labels);
+    let hints = Arc::clone(&deps.renders.size_hints);
+    let all_series = deps.renders.all_series;
     // Rendering thousands of checks is CPU work; keep it off the reactor.
     let rendered = tokio::task::spawn_blocking(move || {
-        let state = state.as_deref();
-        exposition::render(&registry, &config, state, &rejections, now, &base, gzip)
+        let hint = &hints[usize::from(gzip)];
+        let scrape = exposition::Scrape {
+            registry: &registry,
+            config: &config,
+            labels: &labels,
+            state: state.as_deref(),
+            rejections: &rejections,
+            now,
+            base: &base,
+            all_series,
+            size_hint: hint.load(Ordering::Relaxed),
+        };
+        let rendered = exposition::render(&scrape, gzip);
+        if let Ok(exposition) = &rendered {
+            hint.store(exposition.text_len, Ordering::Relaxed);
+        }
+        rendered
     })
     .await;
     match rendered {

@@ -6,10 +6,12 @@
 //! waits for the render in progress only if that render started after the
 //! scrape arrived; otherwise it waits for the next one, which it then
 //! shares. So every answer is at least as fresh as the request, and at most
-//! one render (and one copy of its output) exists at a time.
+//! one render (and one copy of its output) exists at a time. The result is
+//! kept only while someone is still waiting: a scrape's body is not held
+//! between scrapes.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::Semaphore;
@@ -20,8 +22,11 @@ pub struct SingleFlight<T> {
     turn: Semaphore,
     /// Jobs started so far; a caller notes it on arrival.
     started: AtomicU64,
-    /// The last finished job's number and result.
+    /// The last finished job's number and result, while anyone is in
+    /// [`SingleFlight::run`]: only a caller already waiting can use it.
     last: Mutex<Option<(u64, T)>>,
+    /// Callers in [`SingleFlight::run`].
+    waiting: AtomicUsize,
 }
 
 impl<T: Clone> Default for SingleFlight<T> {
@@ -30,6 +35,7 @@ impl<T: Clone> Default for SingleFlight<T> {
             turn: Semaphore::new(1),
             started: AtomicU64::new(0),
             last: Mutex::new(None),
+            waiting: AtomicUsize::new(0),
         }
     }
 }
@@ -42,6 +48,10 @@ impl<T: Clone> SingleFlight<T> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
     {
+        // Counted before `arrived` is read: a result this caller can use
+        // (a job that started after this) is never dropped under it.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _leave = Leave(self);
         let arrived = self.started.load(Ordering::SeqCst);
         // The semaphore is never closed; without a permit we would only
         // lose the sharing, never correctness.
@@ -55,11 +65,30 @@ impl<T: Clone> SingleFlight<T> {
         value
     }
 
+    fn forget_unless_waited_for(&self) {
+        if self.waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            if self.waiting.load(Ordering::SeqCst) == 0 {
+                *last = None;
+            }
+        }
+    }
+
     fn fresh_since(&self, arrived: u64) -> Option<T> {
         match &*self.last.lock().unwrap_or_else(|e| e.into_inner()) {
             Some((number, value)) if *number > arrived => Some(value.clone()),
             _ => None,
         }
+    }
+}
+
+/// Leaves [`SingleFlight::run`], also when the caller is dropped (a client
+/// that went away): the last caller out drops the result.
+struct Leave<'a, T: Clone>(&'a SingleFlight<T>);
+
+impl<T: Clone> Drop for Leave<'_, T> {
+    fn drop(&mut self) {
+        self.0.forget_unless_waited_for();
     }
 }
 
@@ -100,5 +129,13 @@ mod tests {
             .run(|| async { runs.fetch_add(1, Ordering::SeqCst) + 1 })
             .await;
         assert_eq!(again, concurrent + 1);
+    }
+
+    #[tokio::test]
+    async fn the_result_is_not_kept_once_nobody_waits() {
+        let flight = SingleFlight::<Arc<Vec<u8>>>::default();
+        let body = flight.run(|| async { Arc::new(vec![0; 1024]) }).await;
+        assert_eq!(Arc::strong_count(&body), 1, "the flight kept a copy");
+        assert!(flight.last.lock().unwrap().is_none());
     }
 }
