@@ -17,12 +17,14 @@ mod read;
 mod schema;
 mod write;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::StoreError;
+use super::rid_index::RidKey;
 use super::seam::{Batch, HistoryRow, Snapshot, Store};
 
 /// The database file's name under `--storage.path`.
@@ -36,10 +38,21 @@ pub const LOCK_FILE: &str = "lock";
 /// `sqlite3` shell) before failing; checkpoints never wait (see `write`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A check's place in the journal: its newest entry (where its history
+/// chain starts) and how many entries it has there.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Head {
+    pub(crate) seq: Option<u64>,
+    pub(crate) rows: u64,
+}
+
 pub struct SqliteStore {
     conn: Connection,
     /// Where the database is, for error messages.
     path: PathBuf,
+    /// Each check's journal head, kept here (and in `checks` at each
+    /// checkpoint) so appending needs no read.
+    heads: HashMap<String, Head>,
     /// Held for the store's lifetime: the OS releases the locks when the
     /// process dies, however it dies.
     _locks: lock::Locks,
@@ -81,6 +94,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path,
+            heads: HashMap::new(),
             _locks: locks,
         };
         schema::check_ours(&store.conn, &store.path, len)?;
@@ -108,21 +122,32 @@ impl SqliteStore {
                 expected: schema::MIGRATIONS.len() as i64,
             });
         }
-        read::load_snapshot(&conn, &path)
+        read::load_snapshot(&conn, &path).map(|(snapshot, _)| snapshot)
     }
 }
 
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
-        read::load_snapshot(&self.conn, &self.path)
+        let (snapshot, heads) = read::load_snapshot(&self.conn, &self.path)?;
+        self.heads = heads;
+        Ok(snapshot)
     }
 
     fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
-        read::history(&self.conn, &self.path, check, limit)
+        let head = self.heads.get(check).and_then(|head| head.seq);
+        read::history(&self.conn, &self.path, head, limit)
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        write::commit(&mut self.conn, &self.path, batch)
+        write::commit(&mut self.conn, &self.path, &mut self.heads, batch)
+    }
+
+    fn reads_rids_back(&self) -> bool {
+        true
+    }
+
+    fn rid_at(&mut self, seq: u64) -> Result<Option<RidKey>, StoreError> {
+        read::rid_at(&self.conn, &self.path, seq)
     }
 
     fn checkpoint(&mut self) -> Result<(), StoreError> {
