@@ -148,14 +148,12 @@ impl RidIndex {
     }
 
     /// The first sequence number that may be younger than `t`: everything
-    /// from it on counts as young (rounded down to the minute, so a rid is
-    /// kept a little longer rather than forgotten early).
+    /// from it on counts as young. A minute's sample says its pings arrived
+    /// within that minute (the next minute with pings has a sample of its
+    /// own), so a rid is kept up to a minute longer, never forgotten early.
     fn young_from(&self, t: f64) -> u64 {
-        let after = self.minutes.partition_point(|(m, _)| *m <= t);
-        match after.checked_sub(1) {
-            Some(i) => self.minutes[i].1,
-            None => self.minutes.front().map_or(u64::MAX, |(_, seq)| *seq),
-        }
+        let first = self.minutes.partition_point(|(m, _)| *m + 60.0 <= t);
+        self.minutes.get(first).map_or(u64::MAX, |(_, seq)| *seq)
     }
 
     /// Remembers the rid with `hash` of `check`, accepted as ping `seq` at
@@ -204,6 +202,29 @@ impl RidIndex {
             })
             .collect();
         (seqs, early)
+    }
+
+    /// Forgets, in every check, the rids older than a day beyond its newest
+    /// [`RID_MIN_COUNT`] (inserting does this only for the check inserted
+    /// to). Returns the sequence numbers forgotten.
+    pub fn prune(&mut self, now: f64) -> Vec<u64> {
+        let young = self.young_from(now - RID_MIN_AGE);
+        let mut forgotten = Vec::new();
+        for order in self.order.values_mut() {
+            while order.len() > RID_MIN_COUNT
+                && order.front().is_some_and(|slot| slot & SEQ_MASK < young)
+            {
+                forgotten.extend(order.pop_front());
+            }
+        }
+        self.order.retain(|_, order| !order.is_empty());
+        forgotten
+            .into_iter()
+            .map(|slot| {
+                self.take(slot);
+                slot & SEQ_MASK
+            })
+            .collect()
     }
 
     /// Forgets every rid of `check` (a purged check).

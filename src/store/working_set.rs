@@ -111,7 +111,14 @@ impl WorkingSet {
         }
         set.restore_rids(snapshot.rids);
         set.replay(snapshot.replay, config, now);
+        set.prune_rids(now);
         set
+    }
+
+    /// Forgets rids past retention in checks that were not pinged since.
+    pub fn prune_rids(&mut self, now: f64) {
+        let forgotten = self.rids.prune(now);
+        self.pending_forget.extend(forgotten);
     }
 
     /// Rids as stored, oldest first; the same key twice (stored again after
@@ -751,5 +758,121 @@ every = "1h"
             .snapshot()
             .get("flaky")
             .is_some_and(|v| v.run_buckets.is_empty()));
+    }
+
+    fn restored(snapshot: Snapshot, config: &Config, now: f64) -> WorkingSet {
+        WorkingSet::restore(snapshot, config, true, now)
+    }
+
+    #[test]
+    fn crowded_rids_are_pruned_to_the_newest_ten_thousand() {
+        use crate::model::recent_rids::RID_MIN_COUNT;
+        use crate::store::seam::RidRow;
+        let config = config(CONFIG);
+        let rid = |seq: u64, check: &str, rid: String, at: f64| RidRow {
+            seq,
+            check: check.into(),
+            kind: Kind::Success,
+            rid,
+            at,
+        };
+        let mut rids: Vec<RidRow> = (0..RID_MIN_COUNT + 50)
+            .map(|i| rid(i as u64 + 1, "orders", format!("r{i}"), i as f64))
+            .collect();
+        rids.push(rid(RID_MIN_COUNT as u64 + 51, "plain", "old".into(), 0.0));
+        let snapshot = Snapshot {
+            checks: vec![
+                ("orders".into(), CheckState::new(0.0)),
+                ("plain".into(), CheckState::new(0.0)),
+            ],
+            rids,
+            last_seq: RID_MIN_COUNT as u64 + 51,
+            ..Snapshot::default()
+        };
+        let set = restored(snapshot, &config, 1e9);
+        assert_eq!(set.rids.check_len("orders"), RID_MIN_COUNT);
+        assert_eq!(set.rids.check_len("plain"), 1, "uncrowded check keeps its rids");
+        assert_eq!(set.pending_forget.len(), 50, "deleted with the next checkpoint");
+        let (_, outcomes, _) = plan(&set, &[job("orders", Some("r0"), None, 1e9)], &config);
+        assert_eq!(outcomes, [Outcome::Accepted], "r0 was forgotten");
+        let (_, outcomes, _) = plan(&set, &[job("orders", Some("r50"), None, 1e9)], &config);
+        assert_eq!(outcomes, [Outcome::Duplicate]);
+    }
+
+    #[test]
+    fn a_restore_applies_the_journal_after_the_checkpoint_again() {
+        let config = config(CONFIG);
+        let mut checkpointed = CheckState::new(1000.0);
+        checkpointed.records = 5;
+        checkpointed.pings[Kind::Success.index()] = 1;
+        checkpointed.last_success = 1001.0;
+        let row = |seq: u64, rid: &str, records: u64, at: f64| {
+            let job = job("orders", Some(rid), Some(records), at);
+            JournalRow {
+                seq,
+                check: job.check,
+                at,
+                ping: job.ping,
+                remote_addr: job.remote_addr,
+                user_agent: None,
+            }
+        };
+        let mut start = row(3, "run", 0, 1003.0);
+        start.ping.kind = Kind::Start;
+        start.ping.records = None;
+        let snapshot = Snapshot {
+            checks: vec![("orders".into(), checkpointed)],
+            record_events: vec![RecordEvent {
+                check: "orders".into(),
+                at: 1001.0,
+                records: 5,
+            }],
+            rids: vec![
+                super::super::seam::RidRow {
+                    seq: 1,
+                    check: "orders".into(),
+                    kind: Kind::Success,
+                    rid: "a".into(),
+                    at: 1001.0,
+                },
+                super::super::seam::RidRow {
+                    seq: 2,
+                    check: "orders".into(),
+                    kind: Kind::Success,
+                    rid: "b".into(),
+                    at: 1002.0,
+                },
+            ],
+            replay: vec![row(2, "b", 7, 1002.0), start],
+            last_seq: 3,
+            ..Snapshot::default()
+        };
+        let set = restored(snapshot, &config, 1004.0);
+        let view = set.snapshot();
+        let orders = view.get("orders").expect("orders");
+        assert_eq!(orders.state.records, 12);
+        assert_eq!(orders.state.pings[Kind::Success.index()], 2);
+        assert_eq!(orders.state.last_success, 1002.0);
+        assert_eq!(orders.record_events.since(0.0), 12);
+        assert_eq!(orders.state.runs.len(), 1);
+        assert_eq!(orders.state.runs[0].started_mono, None, "another process's run");
+        assert_eq!(set.dirty(), 1, "written with the next checkpoint");
+        assert_eq!(set.last_seq, 3);
+        // Both rids stay duplicates; the next ping continues the journal.
+        let jobs = [
+            job("orders", Some("a"), Some(1), 1005.0),
+            job("orders", Some("b"), Some(1), 1005.0),
+            job("orders", Some("c"), Some(1), 1005.0),
+        ];
+        let (batch, outcomes, _) = plan(&set, &jobs, &config);
+        assert_eq!(
+            outcomes,
+            [Outcome::Duplicate, Outcome::Duplicate, Outcome::Accepted]
+        );
+        assert_eq!(batch.journal[0].seq, 4);
+        let checkpoint = set.checkpoint(Batch::default(), &config);
+        assert_eq!(checkpoint.through, Some(3));
+        assert_eq!(checkpoint.states.len(), 1);
+        assert_eq!(checkpoint.record_events.len(), 1, "the replayed event");
     }
 }

@@ -401,6 +401,8 @@ impl Writer {
         let changes = self.set.maintenance(&self.config, now);
         if self.commit_checkpoint(changes).is_ok() {
             self.set.prune_windows(&self.config, now);
+            // Forgotten here, deleted from the store with the next checkpoint.
+            self.set.prune_rids(now);
             self.publisher.publish(self.set.snapshot());
             self.checkpoint();
         }

@@ -53,6 +53,9 @@ pub struct SqliteStore {
     /// Each check's journal head, kept here (and in `checks` at each
     /// checkpoint) so appending needs no read.
     heads: HashMap<String, Head>,
+    /// `[storage] history` as the last batch said: reads never show more,
+    /// even while the journal of a check waits to be trimmed.
+    history_limit: usize,
     /// Held for the store's lifetime: the OS releases the locks when the
     /// process dies, however it dies.
     _locks: lock::Locks,
@@ -95,6 +98,7 @@ impl SqliteStore {
             conn,
             path,
             heads: HashMap::new(),
+            history_limit: usize::MAX,
             _locks: locks,
         };
         schema::check_ours(&store.conn, &store.path, len)?;
@@ -135,11 +139,13 @@ impl Store for SqliteStore {
 
     fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
         let head = self.heads.get(check).and_then(|head| head.seq);
-        read::history(&self.conn, &self.path, head, limit)
+        read::history(&self.conn, &self.path, head, limit.min(self.history_limit))
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        write::commit(&mut self.conn, &self.path, &mut self.heads, batch)
+        write::commit(&mut self.conn, &self.path, &mut self.heads, batch)?;
+        self.history_limit = batch.history_limit;
+        Ok(())
     }
 
     fn reads_rids_back(&self) -> bool {

@@ -39,10 +39,17 @@ pub(super) fn commit(
     // Changed heads, applied to `heads` only once committed.
     let mut changed: HashMap<String, Head> = HashMap::new();
     append_journal(&tx, heads, &mut changed, batch).map_err(step("appending to the journal"))?;
-    if let Some(through) = batch.through {
+    if !batch.states.is_empty() {
+        // Without a sequence number, the rows reflect everything so far.
+        let through = match batch.through {
+            Some(through) => through,
+            None => last_seq(&tx).map_err(step("reading the journal"))?,
+        };
         save_states(&tx, heads, &changed, batch, through).map_err(step("saving checks"))?;
-        save_record_events(&tx, batch).map_err(step("saving record counts"))?;
-        save_run_buckets(&tx, batch).map_err(step("saving run counts"))?;
+    }
+    save_record_events(&tx, batch).map_err(step("saving record counts"))?;
+    save_run_buckets(&tx, batch).map_err(step("saving run counts"))?;
+    if batch.through.is_some() {
         trim_journal(&tx, heads, &mut changed, batch).map_err(step("trimming history"))?;
     }
     purge(&tx, batch).map_err(step("purging a removed check"))?;
@@ -99,6 +106,13 @@ pub(super) fn checkpoint(
         });
     }
     Ok(())
+}
+
+fn last_seq(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
+    tx.query_row("SELECT coalesce(max(seq), 0) FROM journal", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|seq| seq as u64)
 }
 
 fn append_journal(
