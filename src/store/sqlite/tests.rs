@@ -435,6 +435,65 @@ fn version_2_database_is_migrated_and_a_failing_check_keeps_failing() {
 }
 
 #[test]
+fn version_3_database_is_migrated_into_the_journal_keeping_history_and_rids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).expect("v3 schema");
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        conn.pragma_update(None, "user_version", 3)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO checks VALUES ('a', 1, NULL, 5, 0, NULL, 0, 0, 3, 0, 0, 0, 9,
+                 0, 0, 0, 0, 0, 0, 0, '[]', '{}', 0, NULL, NULL, '{}');
+             INSERT INTO history VALUES (1, 'a', 3, 'success', 'r1', 3, NULL, NULL, 'm1', 'x', NULL);
+             INSERT INTO history VALUES (2, 'b', 3, 'success', NULL, NULL, NULL, NULL, 'b1', 'x', NULL);
+             INSERT INTO history VALUES (5, 'a', 5, 'success', 'r2', 6, NULL, NULL, 'm2', 'x', 'ua');
+             -- r1 is in the history too; r0 only in rids (its entry was trimmed)
+             INSERT INTO rids VALUES ('a', 'success', 'r0', 2), ('a', 'success', 'r1', 3),
+                                     ('a', 'success', 'r2', 5);
+             INSERT INTO record_events VALUES ('a', 5, 6);",
+        )
+        .expect("v3 rows");
+    }
+    let mut store = SqliteStore::open(dir.path()).expect("migrates");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.checks.len(), 1);
+    assert_eq!(snapshot.checks[0].1.records, 9);
+    assert!(snapshot.replay.is_empty(), "the state already has every ping");
+    assert_eq!(snapshot.record_events.len(), 1);
+    let mut rids: Vec<_> = snapshot.rids.iter().map(|r| r.rid.as_str()).collect();
+    rids.sort_unstable();
+    assert_eq!(rids, ["r0", "r1", "r2"], "each once");
+    assert!(snapshot.last_seq >= 6, "new entries follow every stored one");
+    let history = store.history("a", 10).expect("history");
+    let messages: Vec<_> = history.iter().filter_map(|h| h.message.clone()).collect();
+    assert_eq!(messages, ["m2", "m1"]);
+    assert_eq!(history[0].user_agent.as_deref(), Some("ua"));
+    assert_eq!(history[0].records, Some(6));
+    let r0 = snapshot.rids.iter().find(|r| r.rid == "r0").expect("r0");
+    assert_eq!(
+        store.rid_at(r0.seq).expect("read").map(|k| k.rid),
+        Some("r0".to_string())
+    );
+    // And appending continues each check's chain.
+    store
+        .commit(&Batch {
+            journal: vec![entry(snapshot.last_seq + 1, "a", 7.0, "m3")],
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("append");
+    let messages: Vec<_> = (store.history("a", 10).expect("history").into_iter())
+        .filter_map(|h| h.message)
+        .collect();
+    assert_eq!(messages, ["m3", "m2", "m1"]);
+}
+
+#[test]
 fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
     let cases = [
         ("runs", "'not json'", "checks.runs"),
