@@ -80,6 +80,8 @@ pub struct WorkingSet {
     pending_buckets: HashSet<(String, i64)>,
     /// Journal entries whose rids were forgotten, to delete from the store.
     pending_forget: Vec<u64>,
+    /// The last sequence number the last checkpoint reflected.
+    checkpointed_seq: u64,
 }
 
 impl WorkingSet {
@@ -219,6 +221,11 @@ impl WorkingSet {
     /// Checks changed since the last checkpoint.
     pub fn dirty(&self) -> usize {
         self.dirty.len()
+    }
+
+    /// Pings journaled since the last checkpoint.
+    pub fn journaled_since_checkpoint(&self) -> u64 {
+        self.last_seq - self.checkpointed_seq
     }
 
     /// Rids remembered, of every check.
@@ -375,7 +382,7 @@ impl WorkingSet {
     /// the cap.
     pub fn apply_pings(&mut self, effects: Effects, config: &Config, now: f64) -> usize {
         for (name, state) in effects.states {
-            self.checks.entry(&name).state = state;
+            self.checks.set_state(&name, state);
             self.dirty.insert(name);
         }
         for event in effects.record_events {
@@ -462,6 +469,7 @@ impl WorkingSet {
             self.rids.remove_check(name);
         }
         self.dirty.clear();
+        self.checkpointed_seq = batch.through.unwrap_or(self.checkpointed_seq);
         self.pending_events.clear();
         self.pending_buckets.clear();
         self.pending_forget.clear();

@@ -36,7 +36,10 @@ const FAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the state of checks changed since the last checkpoint is
 /// written; a crash is recovered by applying the journal entries of at most
 /// about this long again.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+/// ...or once this many pings were journaled since the last one, so a
+/// recovery never has much more to apply again.
+const CHECKPOINT_PINGS: u64 = 100_000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -327,7 +330,8 @@ impl Writer {
     fn state_checkpoint_due(&self) -> bool {
         self.set.dirty() > 0
             && self.status.fault().is_none()
-            && self.last_state_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
+            && (self.last_state_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
+                || self.set.journaled_since_checkpoint() >= CHECKPOINT_PINGS)
     }
 
     /// Commits with metrics and fault tracking.
@@ -368,6 +372,8 @@ impl Writer {
         self.set.apply_checkpoint(&batch);
         self.last_state_checkpoint = Instant::now();
         self.publisher.publish(self.set.snapshot());
+        drop(batch);
+        release_free_memory();
         Ok(())
     }
 
@@ -428,6 +434,20 @@ impl Writer {
                 self.checkpoint_failing = true;
             }
         }
+    }
+}
+
+/// Returns the allocator's free pages to the OS. Every batch copies the
+/// checks it changes (the published snapshot keeps the old copies until
+/// readers drop them), so the writer's heap is full of small free holes
+/// after a burst; without this they would count as resident memory for
+/// good. Called after each state checkpoint, every few seconds at most.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory glibc holds free; it has no
+    // preconditions and may be called from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -44,6 +44,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Head {
     pub(crate) seq: Option<u64>,
     pub(crate) rows: u64,
+    /// Its oldest entry, where a trim's range starts.
+    pub(crate) tail: Option<u64>,
 }
 
 pub struct SqliteStore {

@@ -123,6 +123,7 @@ pub(super) fn load_snapshot(
         if head.seq.is_none_or(|seq| seq < row.seq) {
             head.seq = Some(row.seq);
             head.rows += 1;
+            head.tail.get_or_insert(row.seq);
         }
         replay.push(row);
     }
@@ -161,7 +162,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
                 failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
                 failures_validation, failures_other, failures_exit_code, runs, expiries,
                 consecutive_failures, last_failure_exit_status, last_success_duration,
-                reported_values, journal_seq, head_seq, journal_rows
+                reported_values, journal_seq, head_seq, journal_rows, tail_seq
          FROM checks",
         [],
         |row| {
@@ -198,6 +199,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
                 head: Head {
                     seq: row.get::<_, Option<i64>>(27)?.map(|s| s as u64),
                     rows: row.get::<_, i64>(28)? as u64,
+                    tail: row.get::<_, Option<i64>>(29)?.map(|s| s as u64),
                 },
             })
         },

@@ -144,16 +144,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
         FROM rids r
         WHERE NOT EXISTS (SELECT 1 FROM history h
                           WHERE h.check_name = r.check_name AND h.rid = r.rid AND h.kind = r.kind);
-    -- the journal entries a check's row reflects, its newest entry, and how
-    -- many entries it has in the journal
+    -- the journal entries a check's row reflects, its newest entry, how
+    -- many entries it has in the journal, and its oldest
     ALTER TABLE checks ADD COLUMN journal_seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE checks ADD COLUMN head_seq INTEGER;
     ALTER TABLE checks ADD COLUMN journal_rows INTEGER NOT NULL DEFAULT 0;
-    CREATE TEMP TABLE heads_v4 (check_name TEXT PRIMARY KEY, head INTEGER, n INTEGER);
-    INSERT INTO heads_v4 SELECT check_name, max(seq), count(*) FROM journal GROUP BY check_name;
+    ALTER TABLE checks ADD COLUMN tail_seq INTEGER;
+    CREATE TEMP TABLE heads_v4 (check_name TEXT PRIMARY KEY, head INTEGER, n INTEGER, tail INTEGER);
+    INSERT INTO heads_v4
+        SELECT check_name, max(seq), count(*), min(seq) FROM journal GROUP BY check_name;
     UPDATE checks SET
         journal_seq = (SELECT coalesce(max(seq), 0) FROM journal),
         head_seq = (SELECT head FROM heads_v4 WHERE heads_v4.check_name = checks.name),
+        tail_seq = (SELECT tail FROM heads_v4 WHERE heads_v4.check_name = checks.name),
         journal_rows = coalesce((SELECT n FROM heads_v4 WHERE heads_v4.check_name = checks.name), 0);
     DROP TABLE heads_v4;
     DROP TABLE history;

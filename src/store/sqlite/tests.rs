@@ -585,6 +585,51 @@ fn trimmed_entries_keep_their_rids_until_forgotten() {
 }
 
 #[test]
+fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    // "a" has every tenth entry: too sparse for a range delete.
+    let journal = (1..=600)
+        .map(|seq| {
+            let check = if seq % 10 == 0 { "a".to_string() } else { format!("b{}", seq % 10) };
+            with_rid(seq, &check, Kind::Success, &format!("r{seq}"), seq as f64)
+        })
+        .collect();
+    store
+        .commit(&Batch {
+            journal,
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("append");
+    store
+        .commit(&Batch {
+            states: vec![("a".into(), CheckState::new(1.0))],
+            through: Some(600),
+            history_limit: 10,
+            ..Batch::default()
+        })
+        .expect("checkpoint");
+    let count = |check: &str| -> i64 {
+        store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM journal WHERE check_name = ?1",
+                [check],
+                |row| row.get(0),
+            )
+            .expect("count")
+    };
+    assert_eq!(count("a"), 10);
+    assert_eq!(count("b1"), 10, "every check over the limit is trimmed");
+    let history = store.history("a", 100).expect("history");
+    let rids: Vec<_> = history.iter().filter_map(|h| h.rid.clone()).collect();
+    assert_eq!(rids.first().map(String::as_str), Some("r600"));
+    assert_eq!(rids.last().map(String::as_str), Some("r510"));
+    assert_eq!(store.load().expect("load").rids.len(), 600, "no rid is lost");
+}
+
+#[test]
 fn entries_after_the_checkpoint_are_replayed() {
     let dir = tempfile::tempdir().expect("tempdir");
     {

@@ -157,6 +157,7 @@ fn append_journal(
         ])?;
         head.seq = Some(row.seq);
         head.rows += 1;
+        head.tail.get_or_insert(row.seq);
     }
     Ok(())
 }
@@ -184,9 +185,9 @@ fn save_states(
              failures_timeout, failures_upstream, failures_validation, failures_other,
              failures_exit_code, runs, expiries, consecutive_failures,
              last_failure_exit_status, last_success_duration, reported_values, journal_seq,
-             head_seq, journal_rows)
+             head_seq, journal_rows, tail_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)",
+          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     )?;
     for (name, s) in &batch.states {
         let head = (changed.get(name).or_else(|| heads.get(name)))
@@ -222,6 +223,7 @@ fn save_states(
             through as i64,
             head.seq.map(|s| s as i64),
             head.rows as i64,
+            head.tail.map(|s| s as i64),
         ])?;
     }
     Ok(())
@@ -229,12 +231,14 @@ fn save_states(
 
 /// Keeps the newest `history_limit` journal entries of every check with
 /// more than that and half as many again (so each check is trimmed in
-/// runs, not on every checkpoint), at most [`MAX_TRIMMED_PER_CHECKPOINT`]
-/// entries per call. Entries are found through each check's chain of
-/// `prev` links, newest first; the rid of a trimmed entry moves to
-/// `rid_log`. Runs in a checkpoint, so every trimmed entry is already
-/// reflected in its check's row. The new counts are written to the rows of
-/// the checks trimmed.
+/// runs, not on every checkpoint), within a budget of
+/// [`MAX_TRIMMED_PER_CHECKPOINT`] entries per call. The newest entries are
+/// found through the check's chain of `prev` links; the older ones are
+/// deleted as a range of sequence numbers when they are most of that range
+/// (a busy check), else one by one along the chain. The rid of a trimmed
+/// entry moves to `rid_log`. Runs in a checkpoint, so every trimmed entry
+/// is already reflected in its check's row; the new counts and oldest
+/// entries are written to the rows of the checks trimmed.
 fn trim_journal(
     tx: &Transaction<'_>,
     heads: &HashMap<String, Head>,
@@ -259,14 +263,26 @@ fn trim_journal(
     let mut keep_rid = tx.prepare_cached(
         "INSERT OR IGNORE INTO rid_log (seq, check_name, kind, rid, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    let mut save_rows = tx.prepare_cached("UPDATE checks SET journal_rows = ?2 WHERE name = ?1")?;
+    let mut keep_rids = tx.prepare_cached(
+        "INSERT OR IGNORE INTO rid_log (seq, check_name, kind, rid, at)
+         SELECT seq, check_name, kind, rid, at FROM journal
+         WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1 AND rid IS NOT NULL",
+    )?;
+    let mut delete_range = tx.prepare_cached(
+        "DELETE FROM journal WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1",
+    )?;
+    let mut save = tx.prepare_cached(
+        "UPDATE checks SET journal_rows = ?2, tail_seq = ?3 WHERE name = ?1",
+    )?;
     type Entry = (Option<i64>, String, Option<String>, f64);
-    let mut budget = MAX_TRIMMED_PER_CHECKPOINT;
+    let mut budget = MAX_TRIMMED_PER_CHECKPOINT as u64;
     for (name, mut head) in over {
         if budget == 0 {
             break;
         }
+        // The newest `keep` entries stay; `oldest_kept` is the last of them.
         let mut cursor = head.seq;
+        let mut oldest_kept = None;
         let mut kept = 0;
         while let Some(seq) = cursor {
             if kept == keep {
@@ -276,39 +292,63 @@ fn trim_journal(
                 .query_row([seq as i64], |row| row.get(0))
                 .optional()?;
             let Some(prev) = prev else { break };
+            oldest_kept = Some(seq);
             cursor = prev.map(|s| s as u64);
             kept += 1;
         }
-        let mut trimmed = 0u64;
-        let mut ended = cursor.is_none();
-        while let Some(seq) = cursor {
-            if budget == 0 {
-                break;
-            }
-            let entry: Option<Entry> = read
-                .query_row([seq as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                })
-                .optional()?;
-            let Some((prev, kind, rid, at)) = entry else {
-                ended = true; // trimmed before: the chain ends here
-                break;
-            };
-            if let Some(rid) = rid {
-                keep_rid.execute(params![seq as i64, name, kind, rid, at])?;
-            }
-            delete.execute([seq as i64])?;
-            trimmed += 1;
-            budget -= 1;
-            cursor = prev.map(|s| s as u64);
-            ended = cursor.is_none();
-        }
-        // Once the walk reached the end of the chain, its count is the truth.
-        head.rows = match ended {
-            true => kept,
-            false => head.rows.saturating_sub(trimmed).max(kept),
+        let Some(newest_trimmed) = cursor else {
+            head.rows = kept;
+            head.tail = oldest_kept;
+            save.execute(params![name, head.rows as i64, head.tail.map(|s| s as i64)])?;
+            changed.insert(name, head);
+            continue;
         };
-        save_rows.execute(params![name, head.rows as i64])?;
+        let tail = head.tail.unwrap_or(newest_trimmed).min(newest_trimmed);
+        let span = newest_trimmed - tail + 1;
+        let trimmed = head.rows.saturating_sub(kept);
+        if trimmed * 4 >= span && span <= budget.max(1) * 4 {
+            // A busy check: most of the range is its own entries.
+            let bounds = params![name, tail as i64, newest_trimmed as i64];
+            keep_rids.execute(bounds)?;
+            delete_range.execute(bounds)?;
+            budget = budget.saturating_sub(span.div_ceil(4));
+            head.rows = kept;
+            head.tail = oldest_kept;
+        } else {
+            let mut ended = false;
+            let mut trimmed = 0u64;
+            while let Some(seq) = cursor {
+                if budget == 0 {
+                    break;
+                }
+                let entry: Option<Entry> = read
+                    .query_row([seq as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .optional()?;
+                let Some((prev, kind, rid, at)) = entry else {
+                    ended = true; // trimmed before: the chain ends here
+                    break;
+                };
+                if let Some(rid) = rid {
+                    keep_rid.execute(params![seq as i64, name, kind, rid, at])?;
+                }
+                delete.execute([seq as i64])?;
+                trimmed += 1;
+                budget -= 1;
+                cursor = prev.map(|s| s as u64);
+                ended = cursor.is_none();
+            }
+            // Once the walk reached the end of the chain, its count is the truth.
+            if ended {
+                head.rows = kept;
+                head.tail = oldest_kept;
+            } else {
+                head.rows = head.rows.saturating_sub(trimmed).max(kept);
+                head.tail = cursor;
+            }
+        }
+        save.execute(params![name, head.rows as i64, head.tail.map(|s| s as i64)])?;
         changed.insert(name, head);
     }
     Ok(())
