@@ -29,8 +29,7 @@ pub mod writer;
 pub use error::StoreError;
 pub use rid_index::RidKey;
 pub use seam::{
-    Batch, HistoryRow, JournalRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot,
-    Store,
+    Batch, HistoryRow, JournalRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot, Store,
 };
 pub use sqlite::SqliteStore;
 pub use writer::WriterHandle;

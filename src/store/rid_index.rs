@@ -335,7 +335,12 @@ fn fingerprint(hash: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn confirmed(index: &RidIndex, keys: &HashMap<u64, (String, String)>, c: &str, r: &str) -> bool {
+    fn confirmed(
+        index: &RidIndex,
+        keys: &HashMap<u64, (String, String)>,
+        c: &str,
+        r: &str,
+    ) -> bool {
         let hash = index.hash(c, Kind::Success, r);
         index
             .candidates(hash)

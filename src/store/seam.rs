@@ -2,8 +2,8 @@
 //! [`Store`] trait and everything that crosses it.
 
 use super::error::StoreError;
-use crate::model::failure_ratio::RunBucket;
 use super::rid_index::RidKey;
+use crate::model::failure_ratio::RunBucket;
 use crate::model::{CheckState, FailReason, Kind, Ping};
 
 /// Durable storage for check state. Implementations must make [`Store::commit`]

@@ -161,7 +161,9 @@ impl WorkingSet {
     fn loaded_twice(&self, hash: u64, key: &RidKey) -> bool {
         let candidates = self.rids.candidates(hash);
         match self.rids.keeps_keys() {
-            true => candidates.iter().any(|seq| self.rids.key_at(*seq) == Some(key)),
+            true => candidates
+                .iter()
+                .any(|seq| self.rids.key_at(*seq) == Some(key)),
             false => false,
         }
     }
@@ -210,7 +212,10 @@ impl WorkingSet {
                 }
             }
         }
-        tracing::info!(pings = replayed, "applied journal entries newer than the last checkpoint again");
+        tracing::info!(
+            pings = replayed,
+            "applied journal entries newer than the last checkpoint again"
+        );
     }
 
     /// What to publish: O(1), shares everything with the working copy.
@@ -301,7 +306,9 @@ impl WorkingSet {
                     continue;
                 }
                 batch_rids.insert((check, job.ping.kind, rid));
-                effects.rids.push((job.check.clone(), hash, seq + 1, job.at.wall, key));
+                effects
+                    .rids
+                    .push((job.check.clone(), hash, seq + 1, job.at.wall, key));
             }
             seq += 1;
             let configured = config.check(check).map(|c| c.as_ref());
@@ -799,8 +806,16 @@ every = "1h"
         };
         let set = restored(snapshot, &config, 1e9);
         assert_eq!(set.rids.check_len("orders"), RID_MIN_COUNT);
-        assert_eq!(set.rids.check_len("plain"), 1, "uncrowded check keeps its rids");
-        assert_eq!(set.pending_forget.len(), 50, "deleted with the next checkpoint");
+        assert_eq!(
+            set.rids.check_len("plain"),
+            1,
+            "uncrowded check keeps its rids"
+        );
+        assert_eq!(
+            set.pending_forget.len(),
+            50,
+            "deleted with the next checkpoint"
+        );
         let (_, outcomes, _) = plan(&set, &[job("orders", Some("r0"), None, 1e9)], &config);
         assert_eq!(outcomes, [Outcome::Accepted], "r0 was forgotten");
         let (_, outcomes, _) = plan(&set, &[job("orders", Some("r50"), None, 1e9)], &config);
@@ -863,7 +878,10 @@ every = "1h"
         assert_eq!(orders.state.last_success, 1002.0);
         assert_eq!(orders.record_events.since(0.0), 12);
         assert_eq!(orders.state.runs.len(), 1);
-        assert_eq!(orders.state.runs[0].started_mono, None, "another process's run");
+        assert_eq!(
+            orders.state.runs[0].started_mono, None,
+            "another process's run"
+        );
         assert_eq!(set.dirty(), 1, "written with the next checkpoint");
         assert_eq!(set.last_seq, 3);
         // Both rids stay duplicates; the next ping continues the journal.

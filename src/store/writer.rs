@@ -295,11 +295,11 @@ impl Writer {
             return;
         }
         let store = &mut self.store;
-        let planned = self.set.plan_pings(
-            pings.iter().map(|(job, _)| job),
-            &self.config,
-            &mut |seq| store.rid_at(seq),
-        );
+        let planned =
+            self.set
+                .plan_pings(pings.iter().map(|(job, _)| job), &self.config, &mut |seq| {
+                    store.rid_at(seq)
+                });
         let result = planned.and_then(|(batch, outcomes, effects)| {
             if !batch.is_empty() {
                 self.commit(&batch, pings.len())?;

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::Head;
 use crate::model::failure_ratio::RunBucket;
 use crate::model::values::{ReportedValue, ReportedValues};
-use super::Head;
 use crate::model::{CheckState, FailReason, Kind, Ping, Run};
 use crate::store::error::StoreError;
 use crate::store::rid_index::RidKey;
@@ -116,7 +116,10 @@ pub(super) fn load_snapshot(
     let mut replay = Vec::new();
     for row in load_journal(conn, path, since)? {
         // Entries a check's row already reflects are not applied again.
-        if checkpointed.get(row.check.as_str()).is_some_and(|seq| row.seq <= *seq) {
+        if checkpointed
+            .get(row.check.as_str())
+            .is_some_and(|seq| row.seq <= *seq)
+        {
             continue;
         }
         let head = heads.entry(row.check.clone()).or_default();
@@ -332,14 +335,25 @@ fn decode_entry(path: &Path, raw: RawEntry) -> Result<(JournalRow, Option<u64>),
 /// Journal entries after `since`, in order.
 fn load_journal(conn: &Connection, path: &Path, since: u64) -> Result<Vec<JournalRow>, StoreError> {
     let sql = format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq");
-    query_all(conn, path, "reading the journal", &sql, [since as i64], raw_entry)?
-        .into_iter()
-        .map(|raw| decode_entry(path, raw).map(|(row, _)| row))
-        .collect()
+    query_all(
+        conn,
+        path,
+        "reading the journal",
+        &sql,
+        [since as i64],
+        raw_entry,
+    )?
+    .into_iter()
+    .map(|raw| decode_entry(path, raw).map(|(row, _)| row))
+    .collect()
 }
 
 /// The (check, kind, rid) of the entry `seq`, in the journal or `rid_log`.
-pub(super) fn rid_at(conn: &Connection, path: &Path, seq: u64) -> Result<Option<RidKey>, StoreError> {
+pub(super) fn rid_at(
+    conn: &Connection,
+    path: &Path,
+    seq: u64,
+) -> Result<Option<RidKey>, StoreError> {
     let rows = query_all(
         conn,
         path,
@@ -348,7 +362,13 @@ pub(super) fn rid_at(conn: &Connection, path: &Path, seq: u64) -> Result<Option<
          UNION ALL
          SELECT check_name, kind, rid FROM rid_log WHERE seq = ?1",
         [seq as i64],
-        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)),
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        },
     )?;
     let Some((check, kind, rid)) = rows.into_iter().next() else {
         return Ok(None);

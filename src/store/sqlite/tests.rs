@@ -463,12 +463,18 @@ fn version_3_database_is_migrated_into_the_journal_keeping_history_and_rids() {
     let snapshot = store.load().expect("load");
     assert_eq!(snapshot.checks.len(), 1);
     assert_eq!(snapshot.checks[0].1.records, 9);
-    assert!(snapshot.replay.is_empty(), "the state already has every ping");
+    assert!(
+        snapshot.replay.is_empty(),
+        "the state already has every ping"
+    );
     assert_eq!(snapshot.record_events.len(), 1);
     let mut rids: Vec<_> = snapshot.rids.iter().map(|r| r.rid.as_str()).collect();
     rids.sort_unstable();
     assert_eq!(rids, ["r0", "r1", "r2"], "each once");
-    assert!(snapshot.last_seq >= 6, "new entries follow every stored one");
+    assert!(
+        snapshot.last_seq >= 6,
+        "new entries follow every stored one"
+    );
     let history = store.history("a", 10).expect("history");
     let messages: Vec<_> = history.iter().filter_map(|h| h.message.clone()).collect();
     assert_eq!(messages, ["m2", "m1"]);
@@ -568,7 +574,10 @@ fn trimmed_entries_keep_their_rids_until_forgotten() {
     // ...and every rid is still there to be confirmed and reloaded.
     let key = store.rid_at(3).expect("read").expect("kept");
     assert_eq!((key.check.as_str(), key.rid.as_str()), ("a", "r3"));
-    assert_eq!(store.rid_at(60).expect("read").map(|k| k.rid), Some("r60".into()));
+    assert_eq!(
+        store.rid_at(60).expect("read").map(|k| k.rid),
+        Some("r60".into())
+    );
     assert_eq!(store.load().expect("load").rids.len(), 60);
     // Forgotten rids leave the store; those still in the history stay.
     store
@@ -579,7 +588,11 @@ fn trimmed_entries_keep_their_rids_until_forgotten() {
         })
         .expect("forget");
     let snapshot = store.load().expect("load");
-    assert_eq!(snapshot.rids.len(), 10, "the entries in the history keep theirs");
+    assert_eq!(
+        snapshot.rids.len(),
+        10,
+        "the entries in the history keep theirs"
+    );
     assert!(snapshot.replay.is_empty(), "all checkpointed");
     assert_eq!(store.rid_at(3).expect("read"), None);
 }
@@ -591,7 +604,11 @@ fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
     // "a" has every tenth entry: too sparse for a range delete.
     let journal = (1..=600)
         .map(|seq| {
-            let check = if seq % 10 == 0 { "a".to_string() } else { format!("b{}", seq % 10) };
+            let check = if seq % 10 == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", seq % 10)
+            };
             with_rid(seq, &check, Kind::Success, &format!("r{seq}"), seq as f64)
         })
         .collect();
@@ -626,7 +643,11 @@ fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
     let rids: Vec<_> = history.iter().filter_map(|h| h.rid.clone()).collect();
     assert_eq!(rids.first().map(String::as_str), Some("r600"));
     assert_eq!(rids.last().map(String::as_str), Some("r510"));
-    assert_eq!(store.load().expect("load").rids.len(), 600, "no rid is lost");
+    assert_eq!(
+        store.load().expect("load").rids.len(),
+        600,
+        "no rid is lost"
+    );
 }
 
 #[test]

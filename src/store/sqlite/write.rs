@@ -268,12 +268,10 @@ fn trim_journal(
          SELECT seq, check_name, kind, rid, at FROM journal
          WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1 AND rid IS NOT NULL",
     )?;
-    let mut delete_range = tx.prepare_cached(
-        "DELETE FROM journal WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1",
-    )?;
-    let mut save = tx.prepare_cached(
-        "UPDATE checks SET journal_rows = ?2, tail_seq = ?3 WHERE name = ?1",
-    )?;
+    let mut delete_range =
+        tx.prepare_cached("DELETE FROM journal WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1")?;
+    let mut save =
+        tx.prepare_cached("UPDATE checks SET journal_rows = ?2, tail_seq = ?3 WHERE name = ?1")?;
     type Entry = (Option<i64>, String, Option<String>, f64);
     let mut budget = MAX_TRIMMED_PER_CHECKPOINT as u64;
     for (name, mut head) in over {
@@ -288,9 +286,8 @@ fn trim_journal(
             if kept == keep {
                 break;
             }
-            let prev: Option<Option<i64>> = read
-                .query_row([seq as i64], |row| row.get(0))
-                .optional()?;
+            let prev: Option<Option<i64>> =
+                read.query_row([seq as i64], |row| row.get(0)).optional()?;
             let Some(prev) = prev else { break };
             oldest_kept = Some(seq);
             cursor = prev.map(|s| s as u64);
@@ -450,4 +447,3 @@ fn expiries_to_json(expiries: &BTreeMap<String, f64>) -> String {
     }
     serde_json::to_string(expiries).unwrap_or_else(|_| "{}".into())
 }
-
