@@ -50,6 +50,9 @@ pub enum Outcome {
 /// Reads back the rid of a journal entry, to confirm a fingerprint match.
 pub type Confirm<'a> = dyn FnMut(u64) -> Result<Option<RidKey>, StoreError> + 'a;
 
+/// Whether a rid (its hash and key) was accepted before; `None` in a replay.
+type Seen<'a> = Option<&'a mut dyn FnMut(u64, &RidKey) -> Result<bool, StoreError>>;
+
 /// What a committed batch of pings changes in memory.
 #[derive(Debug, Default)]
 pub struct Effects {
@@ -269,7 +272,7 @@ impl WorkingSet {
         &self,
         jobs: &[PingJob],
         config: &Config,
-        seen: Option<&mut dyn FnMut(u64, &RidKey) -> Result<bool, StoreError>>,
+        seen: Seen<'_>,
     ) -> (Batch, Vec<Outcome>, Effects) {
         let refs: Vec<&PingJob> = jobs.iter().collect();
         self.plan_refs(&refs, config, seen)
@@ -280,7 +283,7 @@ impl WorkingSet {
         &self,
         jobs: &[&PingJob],
         config: &Config,
-        mut seen: Option<&mut dyn FnMut(u64, &RidKey) -> Result<bool, StoreError>>,
+        mut seen: Seen<'_>,
     ) -> Result<(Batch, Vec<Outcome>, Effects), StoreError> {
         let mut batch = Batch {
             history_limit: config.storage.history,
