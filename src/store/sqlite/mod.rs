@@ -110,7 +110,8 @@ impl SqliteStore {
     }
 
     /// Reads the stored state without locking or writing, for tools such as
-    /// `deadman docs` that run beside a live exporter (WAL allows readers).
+    /// `deadman docs` that run beside a live exporter (WAL allows readers):
+    /// each check's checkpoint with the journal entries after it applied.
     pub fn read_snapshot(dir: &Path) -> Result<Snapshot, StoreError> {
         let path = dir.join(DB_FILE);
         if !path.exists() {
@@ -128,7 +129,27 @@ impl SqliteStore {
                 expected: schema::MIGRATIONS.len() as i64,
             });
         }
-        read::load_snapshot(&conn, &path).map(|(snapshot, _)| snapshot)
+        let (mut snapshot, _) = read::load_snapshot(&conn, &path)?;
+        // What the journal holds past the last checkpoint is part of the
+        // current state too (the exporter applies it the same way at start;
+        // only declared values' bounds, which need the config, are not
+        // judged here).
+        let mut index: HashMap<String, usize> = (snapshot.checks.iter().enumerate())
+            .map(|(i, (name, _))| (name.clone(), i))
+            .collect();
+        for row in std::mem::take(&mut snapshot.replay) {
+            let i = *index.entry(row.check.clone()).or_insert_with(|| {
+                let state = crate::model::CheckState::new(row.at);
+                snapshot.checks.push((row.check.clone(), state));
+                snapshot.checks.len() - 1
+            });
+            let at = crate::clock::Stamp {
+                wall: row.at,
+                mono: Duration::from_secs_f64(row.at.max(0.0)),
+            };
+            snapshot.checks[i].1.apply(&row.ping, at, &[]);
+        }
+        Ok(snapshot)
     }
 }
 
