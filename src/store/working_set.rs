@@ -472,7 +472,10 @@ impl WorkingSet {
     /// Makes a committed checkpoint part of the working copy.
     pub fn apply_checkpoint(&mut self, batch: &Batch) {
         for (name, state) in &batch.states {
-            self.checks.entry(name).state = state.clone();
+            // Most are the working copy's own state, written as it is.
+            if self.checks.get(name).map(|view| &view.state) != Some(state) {
+                self.checks.set_state(name, state.clone());
+            }
         }
         for name in &batch.purged {
             self.checks.remove(name);

@@ -36,10 +36,10 @@ const FAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the state of checks changed since the last checkpoint is
 /// written; a crash is recovered by applying the journal entries of at most
 /// about this long again.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 /// ...or once this many pings were journaled since the last one, so a
 /// recovery never has much more to apply again.
-const CHECKPOINT_PINGS: u64 = 100_000;
+const CHECKPOINT_PINGS: u64 = 200_000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
