@@ -39,7 +39,7 @@ const FAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 /// ...or once this many pings were journaled since the last one, so a
 /// recovery never has much more to apply again.
-const CHECKPOINT_PINGS: u64 = 200_000;
+const CHECKPOINT_PINGS: u64 = 100_000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
