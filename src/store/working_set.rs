@@ -47,6 +47,11 @@ pub enum Outcome {
     Duplicate,
 }
 
+/// Most check rows one checkpoint writes, so that one stays short (about
+/// 50 ms) however many checks changed; a round of checkpoints writes the
+/// rest between the next batches of pings.
+pub const CHECKPOINT_MAX_STATES: usize = 5_000;
+
 /// Reads back the rid of a journal entry, to confirm a fingerprint match.
 pub type Confirm<'a> = dyn FnMut(u64) -> Result<Option<RidKey>, StoreError> + 'a;
 
@@ -434,22 +439,34 @@ impl WorkingSet {
         forgotten_early
     }
 
-    /// A checkpoint: the state of every check changed since the last one,
-    /// with `changes` (from [`Self::reconcile`]) on top, and the record
-    /// events and run buckets added meanwhile. Changes nothing:
+    /// A checkpoint: the state of checks changed since the last one (at
+    /// most [`CHECKPOINT_MAX_STATES`]; the rest go in the next), with
+    /// `changes` (from [`Self::reconcile`]) on top, and the record events
+    /// and run buckets those checks added meanwhile. Each check's row says
+    /// up to which journal entry it is current, so a checkpoint of some
+    /// checks is as valid as one of all. Changes nothing:
     /// [`Self::apply_checkpoint`] does, once committed.
     pub fn checkpoint(&self, changes: Batch, config: &Config) -> Batch {
         let mut states = changes.states;
-        let changed: HashSet<String> = states.iter().map(|(name, _)| name.clone()).collect();
+        let mut written: HashSet<String> = states.iter().map(|(name, _)| name.clone()).collect();
         for name in &self.dirty {
-            if changed.contains(name) || changes.purged.contains(name) {
+            if states.len() >= CHECKPOINT_MAX_STATES {
+                break;
+            }
+            if written.contains(name) || changes.purged.contains(name) {
                 continue;
             }
             if let Some(view) = self.checks.get(name) {
                 states.push((name.clone(), view.state.clone()));
+                written.insert(name.clone());
             }
         }
+        let record_events = (self.pending_events.iter())
+            .filter(|event| written.contains(&event.check))
+            .cloned()
+            .collect();
         let run_buckets = (self.pending_buckets.iter())
+            .filter(|(check, _)| written.contains(check))
             .filter_map(|(check, minute)| {
                 let bucket = self.checks.get(check)?.run_buckets.get(*minute)?;
                 Some(RunBucketRow {
@@ -462,7 +479,7 @@ impl WorkingSet {
             states,
             through: Some(self.last_seq),
             history_limit: config.storage.history,
-            record_events: self.pending_events.clone(),
+            record_events,
             run_buckets,
             forget_rids: self.pending_forget.clone(),
             ..changes
@@ -481,11 +498,20 @@ impl WorkingSet {
             self.checks.remove(name);
             self.rids.remove_check(name);
         }
-        self.dirty.clear();
-        self.checkpointed_seq = batch.through.unwrap_or(self.checkpointed_seq);
-        self.pending_events.clear();
-        self.pending_buckets.clear();
+        let written: HashSet<&str> = (batch.states.iter().map(|(name, _)| name.as_str()))
+            .chain(batch.purged.iter().map(String::as_str))
+            .collect();
+        self.dirty.retain(|name| !written.contains(name.as_str()));
+        let checks = &self.checks;
+        self.pending_events.retain(|event| {
+            !written.contains(event.check.as_str()) && checks.get(&event.check).is_some()
+        });
+        self.pending_buckets
+            .retain(|(check, _)| !written.contains(check.as_str()) && checks.get(check).is_some());
         self.pending_forget.clear();
+        if self.dirty.is_empty() {
+            self.checkpointed_seq = batch.through.unwrap_or(self.checkpointed_seq);
+        }
     }
 
     /// What `config` at `now` changes about the known checks, as a batch:
@@ -906,5 +932,45 @@ every = "1h"
         assert_eq!(checkpoint.through, Some(3));
         assert_eq!(checkpoint.states.len(), 1);
         assert_eq!(checkpoint.record_events.len(), 1, "the replayed event");
+    }
+
+    #[test]
+    fn a_checkpoint_writes_at_most_its_share_and_the_next_the_rest() {
+        let mut text = String::new();
+        let n = CHECKPOINT_MAX_STATES + 10;
+        for i in 0..n {
+            text.push_str(&format!(
+                "[[check]]\nname = \"c{i}\"\nowner = \"ops\"\nevery = \"1h\"\n\
+                 [check.volume]\nmin_records = 1\nwindow = \"1h\"\n"
+            ));
+        }
+        let config = config(&text);
+        let mut set = started(&config, 1000.0);
+        let jobs: Vec<PingJob> = (0..n)
+            .map(|i| job(&format!("c{i}"), None, Some(1), 1001.0))
+            .collect();
+        let (_, _, effects) = plan(&set, &jobs, &config);
+        set.apply_pings(effects, &config, 1001.0);
+        assert_eq!(set.dirty(), n);
+        let first = set.checkpoint(Batch::default(), &config);
+        assert_eq!(first.states.len(), CHECKPOINT_MAX_STATES);
+        assert_eq!(
+            first.record_events.len(),
+            CHECKPOINT_MAX_STATES,
+            "only theirs"
+        );
+        set.apply_checkpoint(&first);
+        assert_eq!(set.dirty(), 10);
+        assert_eq!(
+            set.journaled_since_checkpoint(),
+            n as u64,
+            "the round is not over"
+        );
+        let second = set.checkpoint(Batch::default(), &config);
+        assert_eq!(second.states.len(), 10);
+        assert_eq!(second.record_events.len(), 10);
+        set.apply_checkpoint(&second);
+        assert_eq!(set.dirty(), 0);
+        assert_eq!(set.journaled_since_checkpoint(), 0);
     }
 }

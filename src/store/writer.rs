@@ -168,6 +168,7 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
         status: Arc::clone(&status),
         checkpoint_failing: false,
         last_state_checkpoint: Instant::now(),
+        checkpoint_round: false,
     };
     let thread = std::thread::Builder::new()
         .name("deadman-writer".into())
@@ -204,8 +205,11 @@ struct Writer {
     /// Whether the last checkpoint failed, so a lasting failure is logged
     /// once as a warning and its recovery once.
     checkpoint_failing: bool,
-    /// When check state was last checkpointed.
+    /// When check state was last checkpointed completely.
     last_state_checkpoint: Instant,
+    /// A round of checkpoints is under way: more changed checks than one
+    /// checkpoint writes.
+    checkpoint_round: bool,
 }
 
 impl Writer {
@@ -237,14 +241,19 @@ impl Writer {
                 MAINTENANCE_INTERVAL.saturating_sub(last_maintenance.elapsed())
             };
             if self.set.dirty() > 0 {
-                let due = CHECKPOINT_INTERVAL.saturating_sub(self.last_state_checkpoint.elapsed());
+                let due = match self.checkpoint_round {
+                    true => Duration::ZERO,
+                    false => {
+                        CHECKPOINT_INTERVAL.saturating_sub(self.last_state_checkpoint.elapsed())
+                    }
+                };
                 wait = wait.min(due);
             }
             let first = match inbox.recv_timeout(wait) {
                 Ok(request) => Some(request),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.checkpoint_state();
+                    self.checkpoint_all();
                     self.checkpoint();
                     return;
                 }
@@ -275,7 +284,7 @@ impl Writer {
                     }
                     Request::Stop => {
                         self.commit_pings(pings);
-                        self.checkpoint_state();
+                        self.checkpoint_all();
                         self.checkpoint();
                         return;
                     }
@@ -330,7 +339,8 @@ impl Writer {
     fn state_checkpoint_due(&self) -> bool {
         self.set.dirty() > 0
             && self.status.fault().is_none()
-            && (self.last_state_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
+            && (self.checkpoint_round
+                || self.last_state_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
                 || self.set.journaled_since_checkpoint() >= CHECKPOINT_PINGS)
     }
 
@@ -364,16 +374,22 @@ impl Writer {
     /// since the last one; on success applies it and publishes.
     fn commit_checkpoint(&mut self, changes: Batch) -> Result<(), StoreError> {
         let batch = self.set.checkpoint(changes, &self.config);
-        if batch.is_empty() {
+        if !batch.is_empty() {
+            self.commit(&batch, 0)?;
+            self.set.apply_checkpoint(&batch);
+        }
+        self.checkpoint_round = self.set.dirty() > 0;
+        if !self.checkpoint_round {
             self.last_state_checkpoint = Instant::now();
+        }
+        if batch.is_empty() {
             return Ok(());
         }
-        self.commit(&batch, 0)?;
-        self.set.apply_checkpoint(&batch);
-        self.last_state_checkpoint = Instant::now();
         self.publisher.publish(self.set.snapshot());
         drop(batch);
-        release_free_memory();
+        if !self.checkpoint_round {
+            release_free_memory();
+        }
         Ok(())
     }
 
@@ -382,6 +398,15 @@ impl Writer {
     /// has every acknowledged ping.
     fn checkpoint_state(&mut self) {
         let _ = self.commit_checkpoint(Batch::default());
+    }
+
+    /// Checkpoints until every changed check is written (on shutdown).
+    fn checkpoint_all(&mut self) {
+        while self.set.dirty() > 0 {
+            if self.commit_checkpoint(Batch::default()).is_err() {
+                return;
+            }
+        }
     }
 
     /// Records what a config changes about the state, then adopts it.
@@ -507,6 +532,7 @@ mod tests {
             status: Arc::new(StorageStatus::default()),
             checkpoint_failing: false,
             last_state_checkpoint: Instant::now(),
+            checkpoint_round: false,
         };
         (writer, checkpoints)
     }

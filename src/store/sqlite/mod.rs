@@ -44,8 +44,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Head {
     pub(crate) seq: Option<u64>,
     pub(crate) rows: u64,
-    /// Its oldest entry, where a trim's range starts.
+    /// Its oldest entry (or an earlier sequence number), where a trim's
+    /// range starts.
     pub(crate) tail: Option<u64>,
+    /// The last entry its `checks` row reflects: a trim keeps every newer one.
+    pub(crate) checkpointed: u64,
 }
 
 pub struct SqliteStore {

@@ -203,6 +203,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
                     seq: row.get::<_, Option<i64>>(27)?.map(|s| s as u64),
                     rows: row.get::<_, i64>(28)? as u64,
                     tail: row.get::<_, Option<i64>>(29)?.map(|s| s as u64),
+                    checkpointed: row.get::<_, i64>(26)? as u64,
                 },
             })
         },

@@ -619,9 +619,14 @@ fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
             ..Batch::default()
         })
         .expect("append");
+    // A checkpoint of every check but b9.
+    let states = std::iter::once("a".to_string())
+        .chain((1..=8).map(|i| format!("b{i}")))
+        .map(|name| (name, CheckState::new(1.0)))
+        .collect();
     store
         .commit(&Batch {
-            states: vec![("a".into(), CheckState::new(1.0))],
+            states,
             through: Some(600),
             history_limit: 10,
             ..Batch::default()
@@ -638,7 +643,16 @@ fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
             .expect("count")
     };
     assert_eq!(count("a"), 10);
-    assert_eq!(count("b1"), 10, "every check over the limit is trimmed");
+    assert_eq!(
+        count("b1"),
+        10,
+        "every checkpointed check over the limit is trimmed"
+    );
+    assert_eq!(
+        count("b9"),
+        60,
+        "entries after a check's checkpoint stay for a recovery"
+    );
     let history = store.history("a", 100).expect("history");
     let rids: Vec<_> = history.iter().filter_map(|h| h.rid.clone()).collect();
     assert_eq!(rids.first().map(String::as_str), Some("r600"));

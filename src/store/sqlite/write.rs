@@ -19,9 +19,11 @@ use crate::model::{FailReason, Run};
 use crate::store::error::StoreError;
 use crate::store::seam::Batch;
 
-/// Most journal entries one checkpoint trims, so a checkpoint after a long
-/// burst stays short; the rest waits for the next one.
+/// Most journal entries one checkpoint trims one by one (quiet checks), and
+/// most sequence numbers its range deletes span (busy checks), so a
+/// checkpoint after a long burst stays short; the rest waits for the next.
 const MAX_TRIMMED_PER_CHECKPOINT: usize = 20_000;
+const MAX_TRIM_SPAN_PER_CHECKPOINT: u64 = 500_000;
 
 /// Applies `batch` all-or-nothing; returns once it is durable. `heads` is
 /// each check's newest journal entry and entry count, updated only when the
@@ -45,7 +47,7 @@ pub(super) fn commit(
             Some(through) => through,
             None => last_seq(&tx).map_err(step("reading the journal"))?,
         };
-        save_states(&tx, heads, &changed, batch, through).map_err(step("saving checks"))?;
+        save_states(&tx, heads, &mut changed, batch, through).map_err(step("saving checks"))?;
     }
     save_record_events(&tx, batch).map_err(step("saving record counts"))?;
     save_run_buckets(&tx, batch).map_err(step("saving run counts"))?;
@@ -174,7 +176,7 @@ fn pairs_to_json(pairs: &[(String, f64)]) -> Option<String> {
 fn save_states(
     tx: &Transaction<'_>,
     heads: &HashMap<String, Head>,
-    changed: &HashMap<String, Head>,
+    changed: &mut HashMap<String, Head>,
     batch: &Batch,
     through: u64,
 ) -> rusqlite::Result<()> {
@@ -190,9 +192,11 @@ fn save_states(
           ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     )?;
     for (name, s) in &batch.states {
-        let head = (changed.get(name).or_else(|| heads.get(name)))
+        let mut head = (changed.get(name).or_else(|| heads.get(name)))
             .copied()
             .unwrap_or_default();
+        head.checkpointed = through;
+        changed.insert(name.clone(), head);
         upsert.execute(params![
             name,
             s.first_configured,
@@ -274,8 +278,9 @@ fn trim_journal(
         tx.prepare_cached("UPDATE checks SET journal_rows = ?2, tail_seq = ?3 WHERE name = ?1")?;
     type Entry = (Option<i64>, String, Option<String>, f64);
     let mut budget = MAX_TRIMMED_PER_CHECKPOINT as u64;
+    let mut span_budget = MAX_TRIM_SPAN_PER_CHECKPOINT;
     for (name, mut head) in over {
-        if budget == 0 {
+        if budget == 0 && span_budget == 0 {
             break;
         }
         // The newest `keep` entries stay; `oldest_kept` is the last of them.
@@ -283,7 +288,9 @@ fn trim_journal(
         let mut oldest_kept = None;
         let mut kept = 0;
         while let Some(seq) = cursor {
-            if kept == keep {
+            // Entries newer than the check's checkpoint are kept too: a
+            // recovery applies them again.
+            if kept >= keep && seq <= head.checkpointed {
                 break;
             }
             let prev: Option<Option<i64>> =
@@ -303,14 +310,21 @@ fn trim_journal(
         let tail = head.tail.unwrap_or(newest_trimmed).min(newest_trimmed);
         let span = newest_trimmed - tail + 1;
         let trimmed = head.rows.saturating_sub(kept);
-        if trimmed * 4 >= span && span <= budget.max(1) * 4 {
-            // A busy check: most of the range is its own entries.
-            let bounds = params![name, tail as i64, newest_trimmed as i64];
+        if trimmed * 4 >= span && span_budget > 0 {
+            // A busy check: most of the range is its own entries. A span
+            // past the budget is trimmed from its old end.
+            let end = newest_trimmed.min(tail + span_budget - 1);
+            let bounds = params![name, tail as i64, end as i64];
             keep_rids.execute(bounds)?;
-            delete_range.execute(bounds)?;
-            budget = budget.saturating_sub(span.div_ceil(4));
-            head.rows = kept;
-            head.tail = oldest_kept;
+            let deleted = delete_range.execute(bounds)? as u64;
+            span_budget -= end - tail + 1;
+            if end == newest_trimmed {
+                head.rows = kept;
+                head.tail = oldest_kept;
+            } else {
+                head.rows = head.rows.saturating_sub(deleted).max(kept);
+                head.tail = Some(end + 1);
+            }
         } else {
             let mut ended = false;
             let mut trimmed = 0u64;
