@@ -68,6 +68,29 @@ impl StateSnapshot {
         Arc::make_mut(self.checks.entry(key).or_default())
     }
 
+    /// The writer's edit: a check's new state, keeping its windows. Unlike
+    /// [`Self::entry`] it never copies the old state first.
+    pub(crate) fn set_state(&mut self, check: &str, state: CheckState) {
+        let (key, view) = match self.checks.get_key_value(check) {
+            Some((key, old)) => (
+                Arc::clone(key),
+                CheckView {
+                    state,
+                    record_events: old.record_events.clone(),
+                    run_buckets: old.run_buckets.clone(),
+                },
+            ),
+            None => (
+                Arc::from(check),
+                CheckView {
+                    state,
+                    ..CheckView::default()
+                },
+            ),
+        };
+        self.checks.insert(key, Arc::new(view));
+    }
+
     /// The writer's edit: a known check to change in place, if any.
     pub(crate) fn get_mut(&mut self, check: &str) -> Option<&mut CheckView> {
         self.checks.get_mut(check).map(Arc::make_mut)

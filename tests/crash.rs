@@ -147,6 +147,143 @@ fn kill_9_keeps_reported_values_failure_streaks_and_run_counts() {
     stop_cleanly(&mut child, "TERM");
 }
 
+/// Everything a ping changes is recovered from the journal after `kill -9`
+/// before any state checkpoint (issue #15): counters, the volume window,
+/// values, failure streaks, run counts, the history and every rid.
+#[test]
+fn kill_9_before_a_checkpoint_recovers_everything_from_the_journal() {
+    let config = "[[check]]\nname = \"orders\"\nowner = \"ops\"\nevery = \"1h\"\n\
+                  rate_limit = \"none\"\nfailure_threshold = 3\nmax_failure_ratio = 0.5\n\
+                  failure_ratio_window = \"1h\"\n\
+                  [[check.value]]\nname = \"lag\"\nmax = 100\n\
+                  [check.volume]\nmin_records = 1\nwindow = \"1h\"\n";
+    let dir = dir_with_config(config);
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    let mut paths: Vec<String> = (0..40)
+        .map(|i| format!("/ping/orders?rid=r{i}&records=2&value.lag={i}"))
+        .collect();
+    paths.push("/ping/orders/fail?rid=f1&records=1".into());
+    paths.push("/ping/orders/7?rid=f2".into());
+    for path in &paths {
+        let answer = send(&address, "POST", path);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    // Well within the checkpoint interval: only the journal has them.
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    let of = |series: &str| metric(&address, series);
+    assert_eq!(of("deadman_check_records_total{check=\"orders\"}"), 81.0);
+    assert_eq!(
+        of("deadman_check_pings_total{check=\"orders\",kind=\"success\"}"),
+        40.0
+    );
+    assert_eq!(of("deadman_check_window_records{check=\"orders\"}"), 81.0);
+    assert_eq!(
+        of("deadman_check_value{check=\"orders\",name=\"lag\"}"),
+        39.0
+    );
+    assert_eq!(
+        of("deadman_check_consecutive_failures{check=\"orders\"}"),
+        2.0
+    );
+    assert_eq!(
+        of("deadman_check_failure_ratio_window_runs{check=\"orders\"}"),
+        42.0
+    );
+    assert_eq!(
+        of("deadman_check_failure_ratio_window_failures{check=\"orders\"}"),
+        2.0
+    );
+    let history = send(&address, "GET", "/api/v1/checks/orders/history?limit=3");
+    assert!(history.contains("\"rid\":\"f2\""), "{history}");
+    assert!(history.contains("\"rid\":\"r39\""), "{history}");
+    // Every rid stays a duplicate; a new one is not.
+    for path in &paths {
+        let answer = send(&address, "POST", path);
+        assert!(answer.contains("duplicate rid"), "{path}: {answer}");
+    }
+    assert!(send(&address, "POST", "/ping/orders?rid=new&records=1").contains("success recorded"));
+    assert_eq!(of("deadman_check_records_total{check=\"orders\"}"), 82.0);
+    // A second crash, after the recovery's own checkpoint, loses nothing either.
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    assert_eq!(
+        metric(&address, "deadman_check_records_total{check=\"orders\"}"),
+        82.0
+    );
+    stop_cleanly(&mut child, "TERM");
+}
+
+/// A journal cut mid-write: the last transaction in the WAL is torn (its
+/// frames half written, no commit frame), as a power cut during a commit
+/// leaves it. Every acknowledged ping survives, the torn one is simply not
+/// there (it was never acknowledged), and deadman starts rather than
+/// refusing the file.
+#[test]
+fn a_torn_last_transaction_loses_only_what_was_never_acknowledged() {
+    let dir = dir_with_config(CONFIG);
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    for i in 0..20 {
+        assert!(ping(&address, &format!("acked-{i}")));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let data = dir.path().join("data");
+    let wal = data.join("deadman.db-wal");
+    let acked_len = std::fs::metadata(&wal).expect("a WAL after kill -9").len();
+
+    // Another writer appends one more ping and commits; its frames are then
+    // cut in half, as if the machine died while they were being written.
+    let torn = tempfile::tempdir().expect("tempdir");
+    std::fs::write(torn.path().join("deadman.toml"), CONFIG).expect("config");
+    std::fs::create_dir_all(torn.path().join("data")).expect("mkdir");
+    let conn = rusqlite::Connection::open(data.join("deadman.db")).expect("open");
+    conn.execute(
+        "INSERT INTO journal (seq, check_name, at, kind, rid, records, remote_addr)
+         SELECT max(seq) + 1, 'crash', 0, 'success', 'torn', 1, '127.0.0.1' FROM journal",
+        [],
+    )
+    .expect("an unacknowledged ping");
+    let full = std::fs::read(&wal).expect("read WAL");
+    assert!(
+        full.len() as u64 > acked_len,
+        "the new transaction is in the WAL"
+    );
+    let cut = acked_len as usize + (full.len() - acked_len as usize) / 2;
+    std::fs::copy(data.join("deadman.db"), torn.path().join("data/deadman.db")).expect("copy");
+    std::fs::write(torn.path().join("data/deadman.db-wal"), &full[..cut]).expect("torn WAL");
+    drop(conn);
+
+    let (mut child, address, _logs) = start(torn.path(), &[]);
+    wait_ready(&address);
+    let records = metric(&address, "deadman_check_records_total{check=\"crash\"}");
+    assert_eq!(
+        records, 20.0,
+        "every acknowledged ping, and not the torn one"
+    );
+    for i in 0..20 {
+        let answer = send(
+            &address,
+            "POST",
+            &format!("/ping/crash?rid=acked-{i}&records=1"),
+        );
+        assert!(answer.contains("duplicate rid"), "{answer}");
+    }
+    let answer = send(&address, "POST", "/ping/crash?rid=torn&records=1");
+    assert!(
+        answer.contains("success recorded"),
+        "the torn ping was never recorded: {answer}"
+    );
+    stop_cleanly(&mut child, "TERM");
+}
+
 #[test]
 fn a_second_exporter_on_the_same_storage_path_is_refused() {
     let dir = dir_with_config(CONFIG);

@@ -12,10 +12,12 @@
 //!   [`Snapshot`], rows), with [`MemoryStore`] for tests.
 //! * [`error`] — [`StoreError`], variants callers can match.
 //! * [`sqlite`] — the durable store.
-//! * [`working_set`] — the writer's in-memory copy: pings → batches (pure).
+//! * [`working_set`] — the writer's in-memory copy: pings → batches (pure);
+//!   [`rid_index`] — its compact, exact memory of run ids.
 //! * [`writer`] — the thread, and the [`WriterHandle`] handlers talk to.
 
 pub mod error;
+pub mod rid_index;
 pub mod seam;
 pub mod sqlite;
 pub mod working_set;
@@ -25,8 +27,9 @@ pub mod writer;
 // each other directly (`super::seam::Batch`), never through this file, so
 // the module graph has no cycles.
 pub use error::StoreError;
+pub use rid_index::RidKey;
 pub use seam::{
-    Batch, HistoryRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot, Store,
+    Batch, HistoryRow, JournalRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot, Store,
 };
 pub use sqlite::SqliteStore;
 pub use writer::WriterHandle;

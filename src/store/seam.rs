@@ -2,8 +2,9 @@
 //! [`Store`] trait and everything that crosses it.
 
 use super::error::StoreError;
+use super::rid_index::RidKey;
 use crate::model::failure_ratio::RunBucket;
-use crate::model::{CheckState, FailReason, Kind};
+use crate::model::{CheckState, FailReason, Kind, Ping};
 
 /// Durable storage for check state. Implementations must make [`Store::commit`]
 /// atomic and durable: when it returns `Ok`, the batch survives a crash.
@@ -22,18 +23,37 @@ pub trait Store: Send + 'static {
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Whether [`Store::rid_at`] answers. When it does, the writer keeps
+    /// only a compact fingerprint of each remembered rid and confirms a
+    /// match by reading the rid back; otherwise it keeps the rids itself.
+    fn reads_rids_back(&self) -> bool {
+        false
+    }
+    /// The (check, kind, rid) of journal entry `seq`, if it carried a rid
+    /// that is still stored.
+    fn rid_at(&mut self, _seq: u64) -> Result<Option<RidKey>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// What a store held at startup.
 #[derive(Debug, Default)]
 pub struct Snapshot {
+    /// Each check's state as of its last checkpoint.
     pub checks: Vec<(String, CheckState)>,
-    /// Recent run ids, oldest first.
+    /// Remembered run ids, oldest first.
     pub rids: Vec<RidRow>,
-    /// Records reported to checks with a volume expectation, oldest first.
+    /// Records reported to checks with a volume expectation, oldest first,
+    /// as of the last checkpoint.
     pub record_events: Vec<RecordEvent>,
-    /// Runs per minute of checks with a failure ratio, oldest first.
+    /// Runs per minute of checks with a failure ratio, oldest first, as of
+    /// the last checkpoint.
     pub run_buckets: Vec<RunBucketRow>,
+    /// Journal entries newer than their check's checkpoint, in order: the
+    /// writer applies them again (recovery after a crash).
+    pub replay: Vec<JournalRow>,
+    /// The highest journal sequence number ever used.
+    pub last_seq: u64,
 }
 
 /// One minute's finished runs of one check, whole (not a delta: writing a
@@ -52,13 +72,45 @@ pub struct RecordEvent {
     pub records: u64,
 }
 
-/// One remembered run id.
+/// One remembered run id: the journal entry that carried it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RidRow {
+    pub seq: u64,
     pub check: String,
     pub kind: Kind,
     pub rid: String,
     pub at: f64,
+}
+
+/// One accepted ping, as the journal keeps it: everything needed to apply
+/// it again, and to show it in the check's history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalRow {
+    /// Position in the journal: the order pings were applied in.
+    pub seq: u64,
+    pub check: String,
+    /// Arrival time.
+    pub at: f64,
+    pub ping: Ping,
+    pub remote_addr: String,
+    pub user_agent: Option<String>,
+}
+
+impl JournalRow {
+    pub fn history(&self) -> HistoryRow {
+        HistoryRow {
+            check: self.check.clone(),
+            at: self.at,
+            kind: self.ping.kind,
+            rid: self.ping.rid.clone(),
+            records: self.ping.records,
+            reason: self.ping.reason,
+            exit_status: self.ping.exit_status,
+            message: self.ping.message.clone(),
+            remote_addr: self.remote_addr.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
 }
 
 /// One ping, as kept in a check's history.
@@ -76,28 +128,33 @@ pub struct HistoryRow {
     pub user_agent: Option<String>,
 }
 
-/// Everything one commit changes.
+/// Everything one commit changes. A batch of pings is only journal
+/// entries; a checkpoint also carries the state those entries led to.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// New state of every check the batch touched (whole rows, not deltas:
-    /// replaying a batch is harmless).
+    /// Accepted pings, appended to the journal in this order.
+    pub journal: Vec<JournalRow>,
+    /// Checkpoint: the new state of every check changed since the last one
+    /// (whole rows, not deltas: writing one again is harmless)...
     pub states: Vec<(String, CheckState)>,
+    /// ...which reflects every journal entry up to this sequence number;
+    /// `None` for a batch that is not a checkpoint.
+    pub through: Option<u64>,
     /// Checks whose retention ran out; delete them and their history.
     pub purged: Vec<String>,
-    /// Run ids accepted in this batch.
-    pub rids: Vec<RidRow>,
-    /// Pings to append to history.
-    pub history: Vec<HistoryRow>,
-    /// History rows kept per check (from `[storage] history`).
+    /// History rows kept per check (from `[storage] history`); a checkpoint
+    /// trims the journal of checks that have more.
     pub history_limit: usize,
-    /// Maintenance: forget rids older than this, except each check's newest
-    /// [`crate::model::recent_rids::RID_MIN_COUNT`].
-    pub prune_rids_before: Option<f64>,
-    /// Records reported in this batch by checks with a volume expectation.
+    /// Journal entries whose rids were forgotten (retention).
+    pub forget_rids: Vec<u64>,
+    /// Maintenance: a write that proves the store works (and the time).
+    pub maintenance_at: Option<f64>,
+    /// Records reported since the last checkpoint by checks with a volume
+    /// expectation.
     pub record_events: Vec<RecordEvent>,
     /// Maintenance: forget record events older than this.
     pub prune_record_events_before: Option<f64>,
-    /// New totals of the run buckets this batch added to.
+    /// New totals of the run buckets added to since the last checkpoint.
     pub run_buckets: Vec<RunBucketRow>,
     /// Maintenance: forget run buckets of minutes before this one.
     pub prune_run_buckets_before: Option<i64>,
@@ -105,11 +162,11 @@ pub struct Batch {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.states.is_empty()
+        self.journal.is_empty()
+            && self.states.is_empty()
             && self.purged.is_empty()
-            && self.rids.is_empty()
-            && self.history.is_empty()
-            && self.prune_rids_before.is_none()
+            && self.forget_rids.is_empty()
+            && self.maintenance_at.is_none()
             && self.record_events.is_empty()
             && self.prune_record_events_before.is_none()
             && self.run_buckets.is_empty()

@@ -1,19 +1,28 @@
 //! The writer's in-memory copy of all check state, and how pings and config
 //! changes become [`Batch`]es. Pure: no I/O, no clock, no threads, so group
-//! commit's rules (duplicates, volume events, reconcile) are unit-tested
-//! here and the writer thread only sequences plan → commit → apply.
+//! commit's rules (duplicates, volume events, reconcile, checkpoints) are
+//! unit-tested here and the writer thread only sequences plan → commit →
+//! apply. The one read it needs, confirming a rid that matched a
+//! fingerprint, is handed in as a function.
 //!
 //! Planning never changes anything; only a batch the store has committed is
 //! applied. So a failed commit leaves memory exactly as it was.
+//!
+//! A batch of pings is only journal entries. What they changed (state,
+//! record events, run buckets) is written later, in a checkpoint of every
+//! check changed since the last one; until then a crash is recovered by
+//! applying the journal entries again ([`WorkingSet::restore`]).
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
-use super::seam::{Batch, HistoryRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
+use super::error::StoreError;
+use super::rid_index::{RidIndex, RidKey};
+use super::seam::{Batch, JournalRow, RecordEvent, RunBucketRow, Snapshot};
 use crate::clock::Stamp;
 use crate::config::{Check, Config};
 use crate::model::expectations::RECORD_RETENTION;
 use crate::model::failure_ratio::{minute_of, RunBucket, MAX_RATIO_WINDOW};
-use crate::model::recent_rids::{RecentRids, RID_MIN_AGE};
 use crate::model::{CheckState, Kind, Ping};
 use crate::state::StateSnapshot;
 
@@ -38,31 +47,67 @@ pub enum Outcome {
     Duplicate,
 }
 
+/// Most check rows one checkpoint writes, so that one stays short (about
+/// 50 ms) however many checks changed; a round of checkpoints writes the
+/// rest between the next batches of pings.
+pub const CHECKPOINT_MAX_STATES: usize = 5_000;
+
+/// Reads back the rid of a journal entry, to confirm a fingerprint match.
+pub type Confirm<'a> = dyn FnMut(u64) -> Result<Option<RidKey>, StoreError> + 'a;
+
+/// Whether a rid (its hash and key) was accepted before; `None` in a replay.
+type Seen<'a> = Option<&'a mut dyn FnMut(u64, &RidKey) -> Result<bool, StoreError>>;
+
+/// What a committed batch of pings changes in memory.
+#[derive(Debug, Default)]
+pub struct Effects {
+    states: Vec<(String, CheckState)>,
+    record_events: Vec<RecordEvent>,
+    run_buckets: Vec<RunBucketRow>,
+    /// (check, hash, seq, at, key) of each accepted rid.
+    rids: Vec<(String, u64, u64, f64, RidKey)>,
+    /// The last sequence number used, and when.
+    last: Option<(u64, f64)>,
+}
+
 /// All check state as the writer holds it.
 #[derive(Default)]
 pub struct WorkingSet {
     /// What readers will see at the next publish; shares structure with
     /// every snapshot already published.
     checks: StateSnapshot,
-    /// Run ids per check. Only the writer reads them (duplicate detection
-    /// happens where state changes), so they are never published.
-    rids: HashMap<String, RecentRids>,
+    /// Run ids of every check. Only the writer reads them (duplicate
+    /// detection happens where state changes), so they are never published.
+    rids: RidIndex,
+    /// The last journal sequence number used.
+    last_seq: u64,
+    /// Checks changed since the last checkpoint.
+    dirty: HashSet<String>,
+    /// Record events and run buckets since the last checkpoint.
+    pending_events: Vec<RecordEvent>,
+    pending_buckets: HashSet<(String, i64)>,
+    /// Journal entries whose rids were forgotten, to delete from the store.
+    pending_forget: Vec<u64>,
+    /// The last sequence number the last checkpoint reflected.
+    checkpointed_seq: u64,
 }
 
 impl WorkingSet {
-    /// The state a store held at startup.
-    pub fn restore(snapshot: Snapshot) -> WorkingSet {
-        let mut set = WorkingSet::default();
+    /// The state a store held at startup: its checkpoint, then every
+    /// journal entry after it applied again, under `config`. `keep_keys`
+    /// when the store cannot read rids back. Returns how many rids younger
+    /// than a day were forgotten to respect the cap.
+    pub fn restore(snapshot: Snapshot, config: &Config, keep_keys: bool, now: f64) -> WorkingSet {
+        let mut set = WorkingSet {
+            rids: match keep_keys {
+                true => RidIndex::keeping_keys(),
+                false => RidIndex::default(),
+            },
+            last_seq: snapshot.last_seq,
+            ..WorkingSet::default()
+        };
         for (name, state) in snapshot.checks {
             set.checks.entry(&name).state = state;
-        }
-        for row in snapshot.rids {
-            if set.checks.get(&row.check).is_some() {
-                set.rids
-                    .entry(row.check)
-                    .or_default()
-                    .insert(row.kind, &row.rid, row.at);
-            }
         }
         for event in snapshot.record_events {
             if let Some(view) = set.checks.get_mut(&event.check) {
@@ -74,7 +119,111 @@ impl WorkingSet {
                 view.run_buckets.set(row.bucket);
             }
         }
+        set.restore_rids(snapshot.rids);
+        set.replay(snapshot.replay, config, now);
+        set.prune_rids(now);
         set
+    }
+
+    /// Forgets rids past retention in checks that were not pinged since.
+    pub fn prune_rids(&mut self, now: f64) {
+        let forgotten = self.rids.prune(now);
+        self.pending_forget.extend(forgotten);
+    }
+
+    /// Rids as stored, oldest first; the same key twice (stored again after
+    /// it was forgotten) is remembered once.
+    fn restore_rids(&mut self, mut rows: Vec<super::seam::RidRow>) {
+        rows.sort_by_key(|row| row.seq);
+        let keep_keys = self.rids.keeps_keys();
+        for row in rows {
+            if self.checks.get(&row.check).is_none() {
+                continue;
+            }
+            let hash = self.rids.hash(&row.check, row.kind, &row.rid);
+            let key = RidKey {
+                check: row.check,
+                kind: row.kind,
+                rid: row.rid,
+            };
+            // A candidate here needs no read: only an identical key is a
+            // duplicate, and stored keys are compared below.
+            if !self.loaded_twice(hash, &key) {
+                self.rids.advance(row.seq, row.at);
+                let (forgotten, _) = self.rids.insert(
+                    &key.check.clone(),
+                    keep_keys.then_some(key),
+                    hash,
+                    row.seq,
+                    row.at,
+                );
+                self.pending_forget.extend(forgotten);
+            }
+        }
+    }
+
+    /// Whether `key` is already remembered, during restore. Only an index
+    /// that keeps keys can say for sure; otherwise the fingerprint match
+    /// stands (the store never holds one key twice in its live window, and
+    /// remembering a rid once more is harmless either way).
+    fn loaded_twice(&self, hash: u64, key: &RidKey) -> bool {
+        let candidates = self.rids.candidates(hash);
+        match self.rids.keeps_keys() {
+            true => candidates
+                .iter()
+                .any(|seq| self.rids.key_at(*seq) == Some(key)),
+            false => false,
+        }
+    }
+
+    /// Applies journal entries again after a crash, in order, without
+    /// duplicate checks (they were accepted once already).
+    fn replay(&mut self, rows: Vec<JournalRow>, config: &Config, now: f64) {
+        if rows.is_empty() {
+            return;
+        }
+        let replayed = rows.len();
+        let jobs: Vec<PingJob> = rows
+            .into_iter()
+            .map(|row| {
+                self.last_seq = self.last_seq.max(row.seq);
+                PingJob {
+                    check: row.check,
+                    ping: row.ping,
+                    // Monotonic time of another process means nothing here:
+                    // durations of runs within the replay use wall time.
+                    at: Stamp {
+                        wall: row.at,
+                        mono: Duration::from_secs_f64(row.at.max(0.0)),
+                    },
+                    remote_addr: row.remote_addr,
+                    user_agent: row.user_agent,
+                }
+            })
+            .collect();
+        let last_seq = self.last_seq;
+        for chunk in jobs.chunks(4096) {
+            let (_, _, effects) = self.plan(chunk, config, None);
+            let effects = Effects {
+                rids: Vec::new(),
+                last: None,
+                ..effects
+            };
+            self.apply_pings(effects, config, now);
+        }
+        self.last_seq = last_seq;
+        // Runs started in the replay were started by an earlier process.
+        for name in self.dirty.clone() {
+            if let Some(view) = self.checks.get_mut(&name) {
+                for run in &mut view.state.runs {
+                    run.started_mono = None;
+                }
+            }
+        }
+        tracing::info!(
+            pings = replayed,
+            "applied journal entries newer than the last checkpoint again"
+        );
     }
 
     /// What to publish: O(1), shares everything with the working copy.
@@ -82,39 +231,94 @@ impl WorkingSet {
         self.checks.clone()
     }
 
-    /// The batch that records `jobs` (in arrival order), and each job's
-    /// outcome. Changes nothing: [`Self::apply`] does, once committed.
+    /// Checks changed since the last checkpoint.
+    pub fn dirty(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Pings journaled since the last checkpoint.
+    pub fn journaled_since_checkpoint(&self) -> u64 {
+        self.last_seq - self.checkpointed_seq
+    }
+
+    /// Rids remembered, of every check.
+    pub fn rids_remembered(&self) -> usize {
+        self.rids.len()
+    }
+
+    /// The batch that records `jobs` (in arrival order), each job's outcome,
+    /// and what applying it changes. Changes nothing: [`Self::apply_pings`]
+    /// does, once committed. `confirm` reads a stored rid back when one
+    /// matches a fingerprint (unused when the index keeps keys).
     pub fn plan_pings<'a>(
         &self,
         jobs: impl IntoIterator<Item = &'a PingJob>,
         config: &Config,
-    ) -> (Batch, Vec<Outcome>) {
+        confirm: &mut Confirm<'_>,
+    ) -> Result<(Batch, Vec<Outcome>, Effects), StoreError> {
+        let jobs: Vec<&PingJob> = jobs.into_iter().collect();
+        let mut seen = |hash: u64, key: &RidKey| -> Result<bool, StoreError> {
+            for seq in self.rids.candidates(hash) {
+                let stored = match self.rids.key_at(seq) {
+                    Some(stored) => Some(stored.clone()),
+                    None if self.rids.keeps_keys() => None,
+                    None => confirm(seq)?,
+                };
+                if stored.as_ref() == Some(key) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        self.plan_refs(&jobs, config, Some(&mut seen))
+    }
+
+    fn plan(
+        &self,
+        jobs: &[PingJob],
+        config: &Config,
+        seen: Seen<'_>,
+    ) -> (Batch, Vec<Outcome>, Effects) {
+        let refs: Vec<&PingJob> = jobs.iter().collect();
+        self.plan_refs(&refs, config, seen)
+            .unwrap_or_else(|_| (Batch::default(), Vec::new(), Effects::default()))
+    }
+
+    fn plan_refs(
+        &self,
+        jobs: &[&PingJob],
+        config: &Config,
+        mut seen: Seen<'_>,
+    ) -> Result<(Batch, Vec<Outcome>, Effects), StoreError> {
         let mut batch = Batch {
             history_limit: config.storage.history,
             ..Batch::default()
         };
+        let mut effects = Effects::default();
         let mut work: HashMap<&str, CheckState> = HashMap::new();
         let mut buckets: HashMap<(&str, i64), RunBucket> = HashMap::new();
         let mut batch_rids: HashSet<(&str, Kind, &str)> = HashSet::new();
-        let mut outcomes = Vec::new();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut seq = self.last_seq;
         for job in jobs {
             let check = job.check.as_str();
-            if let Some(rid) = job.ping.rid.as_deref() {
-                let seen_before = self
-                    .rids
-                    .get(check)
-                    .is_some_and(|rids| rids.contains(job.ping.kind, rid));
-                if seen_before || !batch_rids.insert((check, job.ping.kind, rid)) {
-                    outcomes.push(Outcome::Duplicate);
-                    continue;
-                }
-                batch.rids.push(RidRow {
+            if let (Some(rid), Some(seen)) = (job.ping.rid.as_deref(), seen.as_mut()) {
+                let key = RidKey {
                     check: job.check.clone(),
                     kind: job.ping.kind,
                     rid: rid.to_string(),
-                    at: job.at.wall,
-                });
+                };
+                let hash = self.rids.hash(check, job.ping.kind, rid);
+                if batch_rids.contains(&(check, job.ping.kind, rid)) || seen(hash, &key)? {
+                    outcomes.push(Outcome::Duplicate);
+                    continue;
+                }
+                batch_rids.insert((check, job.ping.kind, rid));
+                effects
+                    .rids
+                    .push((job.check.clone(), hash, seq + 1, job.at.wall, key));
             }
+            seq += 1;
             let configured = config.check(check).map(|c| c.as_ref());
             let declared = configured.map_or(&[][..], |c| c.values.as_slice());
             work.entry(check)
@@ -127,26 +331,34 @@ impl WorkingSet {
             let counts_volume = matches!(job.ping.kind, Kind::Success | Kind::Fail)
                 && configured.is_some_and(|c| c.volume.is_some());
             if let (true, Some(records)) = (counts_volume, job.ping.records) {
-                batch.record_events.push(RecordEvent {
+                effects.record_events.push(RecordEvent {
                     check: job.check.clone(),
                     at: job.at.wall,
                     records,
                 });
             }
-            batch.history.push(history_row(job));
+            batch.journal.push(JournalRow {
+                seq,
+                check: job.check.clone(),
+                at: job.at.wall,
+                ping: job.ping.clone(),
+                remote_addr: job.remote_addr.clone(),
+                user_agent: job.user_agent.clone(),
+            });
+            effects.last = Some((seq, job.at.wall));
             outcomes.push(Outcome::Accepted);
         }
-        batch.states = work
+        effects.states = work
             .into_iter()
             .map(|(name, state)| (name.to_string(), state))
             .collect();
-        batch.run_buckets = (buckets.into_iter())
+        effects.run_buckets = (buckets.into_iter())
             .map(|((check, _), bucket)| RunBucketRow {
                 check: check.to_string(),
                 bucket,
             })
             .collect();
-        (batch, outcomes)
+        Ok((batch, outcomes, effects))
     }
 
     /// Counts a finished run (success or fail ping) into its minute's
@@ -180,21 +392,24 @@ impl WorkingSet {
         bucket.failures = bucket.failures.saturating_add(u64::from(failed));
     }
 
-    /// Makes a committed batch part of the working copy. Returns how many
-    /// run ids younger than a day had to be forgotten to respect the cap.
-    pub fn apply(&mut self, batch: &Batch, config: &Config, now: f64) -> usize {
-        for (name, state) in &batch.states {
-            self.checks.entry(name).state = state.clone();
+    /// Makes a committed batch of pings part of the working copy. Returns
+    /// how many run ids younger than a day had to be forgotten to respect
+    /// the cap.
+    pub fn apply_pings(&mut self, effects: Effects, config: &Config, now: f64) -> usize {
+        for (name, state) in effects.states {
+            self.checks.set_state(&name, state);
+            self.dirty.insert(name);
         }
-        for event in &batch.record_events {
+        for event in effects.record_events {
             if let Some(view) = self.checks.get_mut(&event.check) {
                 view.record_events.push(event.at, event.records);
                 if let Some(volume) = config.check(&event.check).and_then(|c| c.volume.as_ref()) {
                     view.record_events.prune(volume.horizon(now));
                 }
+                self.pending_events.push(event);
             }
         }
-        for row in &batch.run_buckets {
+        for row in effects.run_buckets {
             if let Some(view) = self.checks.get_mut(&row.check) {
                 view.run_buckets.set(row.bucket);
                 if let Some(ratio) = config
@@ -203,23 +418,100 @@ impl WorkingSet {
                 {
                     view.run_buckets.prune(ratio.horizon(now));
                 }
+                self.pending_buckets.insert((row.check, row.bucket.minute));
+            }
+        }
+        if let Some((seq, at)) = effects.last {
+            self.last_seq = seq;
+            self.rids.advance(seq, at);
+        }
+        let keep_keys = self.rids.keeps_keys();
+        let mut forgotten_early = 0;
+        for (check, hash, seq, at, key) in effects.rids {
+            if self.checks.get(&check).is_some() {
+                let (forgotten, early) =
+                    self.rids
+                        .insert(&check, keep_keys.then_some(key), hash, seq, at);
+                forgotten_early += early;
+                self.pending_forget.extend(forgotten);
+            }
+        }
+        forgotten_early
+    }
+
+    /// A checkpoint: the state of checks changed since the last one (at
+    /// most [`CHECKPOINT_MAX_STATES`]; the rest go in the next), with
+    /// `changes` (from [`Self::reconcile`]) on top, and the record events
+    /// and run buckets those checks added meanwhile. Each check's row says
+    /// up to which journal entry it is current, so a checkpoint of some
+    /// checks is as valid as one of all. Changes nothing:
+    /// [`Self::apply_checkpoint`] does, once committed.
+    pub fn checkpoint(&self, changes: Batch, config: &Config) -> Batch {
+        let mut states = changes.states;
+        let mut written: HashSet<String> = states.iter().map(|(name, _)| name.clone()).collect();
+        for name in &self.dirty {
+            if states.len() >= CHECKPOINT_MAX_STATES {
+                break;
+            }
+            if written.contains(name) || changes.purged.contains(name) {
+                continue;
+            }
+            if let Some(view) = self.checks.get(name) {
+                states.push((name.clone(), view.state.clone()));
+                written.insert(name.clone());
+            }
+        }
+        let record_events = (self.pending_events.iter())
+            .filter(|event| written.contains(&event.check))
+            .cloned()
+            .collect();
+        let run_buckets = (self.pending_buckets.iter())
+            .filter(|(check, _)| written.contains(check))
+            .filter_map(|(check, minute)| {
+                let bucket = self.checks.get(check)?.run_buckets.get(*minute)?;
+                Some(RunBucketRow {
+                    check: check.clone(),
+                    bucket,
+                })
+            })
+            .collect();
+        Batch {
+            states,
+            through: Some(self.last_seq),
+            history_limit: config.storage.history,
+            record_events,
+            run_buckets,
+            forget_rids: self.pending_forget.clone(),
+            ..changes
+        }
+    }
+
+    /// Makes a committed checkpoint part of the working copy.
+    pub fn apply_checkpoint(&mut self, batch: &Batch) {
+        for (name, state) in &batch.states {
+            // Most are the working copy's own state, written as it is.
+            if self.checks.get(name).map(|view| &view.state) != Some(state) {
+                self.checks.set_state(name, state.clone());
             }
         }
         for name in &batch.purged {
             self.checks.remove(name);
-            self.rids.remove(name);
+            self.rids.remove_check(name);
         }
-        let mut forgotten = 0;
-        for row in &batch.rids {
-            if self.checks.get(&row.check).is_some() {
-                forgotten += self
-                    .rids
-                    .entry(row.check.clone())
-                    .or_default()
-                    .insert(row.kind, &row.rid, row.at);
-            }
+        let written: HashSet<&str> = (batch.states.iter().map(|(name, _)| name.as_str()))
+            .chain(batch.purged.iter().map(String::as_str))
+            .collect();
+        self.dirty.retain(|name| !written.contains(name.as_str()));
+        let checks = &self.checks;
+        self.pending_events.retain(|event| {
+            !written.contains(event.check.as_str()) && checks.get(&event.check).is_some()
+        });
+        self.pending_buckets
+            .retain(|(check, _)| !written.contains(check.as_str()) && checks.get(check).is_some());
+        self.pending_forget.clear();
+        if self.dirty.is_empty() {
+            self.checkpointed_seq = batch.through.unwrap_or(self.checkpointed_seq);
         }
-        forgotten
     }
 
     /// What `config` at `now` changes about the known checks, as a batch:
@@ -261,17 +553,17 @@ impl WorkingSet {
         batch
     }
 
-    /// The periodic batch: reconcile (for purges), rid and record pruning.
+    /// The periodic batch: reconcile (for purges), record and bucket
+    /// pruning, and a write that proves the store works.
     pub fn maintenance(&self, config: &Config, now: f64) -> Batch {
         Batch {
-            prune_rids_before: Some(now - RID_MIN_AGE),
+            maintenance_at: Some(now),
             // No window needs more; memory prunes per check.
             prune_record_events_before: Some(now - RECORD_RETENTION.as_secs_f64()),
             prune_run_buckets_before: Some(minute_of(now - MAX_RATIO_WINDOW.as_secs_f64())),
             ..self.reconcile(config, now)
         }
     }
-
     /// Drops record events and run buckets no window needs any more (and
     /// all of them for checks without a volume expectation or a failure
     /// ratio).
@@ -331,21 +623,6 @@ impl WorkingSet {
     }
 }
 
-fn history_row(job: &PingJob) -> HistoryRow {
-    HistoryRow {
-        check: job.check.clone(),
-        at: job.at.wall,
-        kind: job.ping.kind,
-        rid: job.ping.rid.clone(),
-        records: job.ping.records,
-        reason: job.ping.reason,
-        exit_status: job.ping.exit_status,
-        message: job.ping.message.clone(),
-        remote_addr: job.remote_addr.clone(),
-        user_agent: job.user_agent.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -395,10 +672,16 @@ every = "1h"
     }
 
     fn started(config: &Config, now: f64) -> WorkingSet {
-        let mut set = WorkingSet::default();
-        let batch = set.reconcile(config, now);
-        set.apply(&batch, config, now);
+        let mut set = WorkingSet::restore(Snapshot::default(), config, true, now);
+        let batch = set.checkpoint(set.reconcile(config, now), config);
+        set.apply_checkpoint(&batch);
         set
+    }
+
+    /// Plans over an index that keeps its keys: nothing to read back.
+    fn plan(set: &WorkingSet, jobs: &[PingJob], config: &Config) -> (Batch, Vec<Outcome>, Effects) {
+        set.plan_pings(jobs, config, &mut |_| Ok(None))
+            .expect("no reads to fail")
     }
 
     #[test]
@@ -409,13 +692,13 @@ every = "1h"
             job("orders", Some("r1"), Some(5), 1001.0),
             job("orders", Some("r1"), Some(5), 1002.0),
         ];
-        let (batch, outcomes) = set.plan_pings(&jobs, &config);
+        let (batch, outcomes, effects) = plan(&set, &jobs, &config);
         assert_eq!(outcomes, [Outcome::Accepted, Outcome::Duplicate]);
-        assert_eq!(batch.history.len(), 1);
-        assert_eq!(batch.record_events.len(), 1);
-        set.apply(&batch, &config, 1002.0);
+        assert_eq!(batch.journal.len(), 1);
+        assert_eq!(effects.record_events.len(), 1);
+        set.apply_pings(effects, &config, 1002.0);
 
-        let (batch, outcomes) = set.plan_pings(&jobs[..1], &config);
+        let (batch, outcomes, _) = plan(&set, &jobs[..1], &config);
         assert_eq!(outcomes, [Outcome::Duplicate]);
         assert!(batch.is_empty());
         let view = set.snapshot();
@@ -427,7 +710,7 @@ every = "1h"
         let config = config(CONFIG);
         let set = started(&config, 1000.0);
         let before = set.snapshot();
-        let (batch, _) = set.plan_pings(&[job("orders", Some("r"), Some(3), 1001.0)], &config);
+        let (_, _, batch) = plan(&set, &[job("orders", Some("r"), Some(3), 1001.0)], &config);
         assert_eq!(batch.states.len(), 1);
         let after = set.snapshot();
         assert_eq!(after.get("orders"), before.get("orders"));
@@ -442,9 +725,9 @@ every = "1h"
             job("orders", None, Some(7), 1001.0),
             job("plain", None, Some(7), 1001.0),
         ];
-        let (batch, _) = set.plan_pings(&jobs, &config);
+        let (_, _, batch) = plan(&set, &jobs, &config);
         assert_eq!(batch.record_events.len(), 1);
-        set.apply(&batch, &config, 1001.0);
+        set.apply_pings(batch, &config, 1001.0);
         let view = set.snapshot();
         assert_eq!(view.get("orders").map(|v| v.record_events.len()), Some(1));
         assert_eq!(view.get("plain").map(|v| v.record_events.len()), Some(0));
@@ -467,7 +750,8 @@ every = "1h"
         assert_eq!(batch.states.len(), 1);
         assert_eq!(batch.states[0].0, "plain");
         assert_eq!(batch.states[0].1.removed_at, Some(2000.0));
-        set.apply(&batch, &only_orders, 2000.0);
+        let batch = set.checkpoint(batch, &only_orders);
+        set.apply_checkpoint(&batch);
 
         assert!(set.reconcile(&only_orders, 2000.0 + 3599.0).is_empty());
         let batch = set.reconcile(&only_orders, 2000.0 + 3600.0);
@@ -496,7 +780,7 @@ every = "1h"
             start,
             job("plain", None, None, 6002.0),
         ];
-        let (batch, _) = set.plan_pings(&jobs, &config);
+        let (_, _, batch) = plan(&set, &jobs, &config);
         assert_eq!(batch.run_buckets.len(), 1, "one minute of one check");
         assert_eq!(
             (
@@ -506,11 +790,11 @@ every = "1h"
             (2, 1),
             "the start is no finished run"
         );
-        set.apply(&batch, &config, 6020.0);
+        set.apply_pings(batch, &config, 6020.0);
         // The next batch starts from the totals already kept.
-        let (batch, _) = set.plan_pings(&[job("flaky", None, None, 6030.0)], &config);
+        let (_, _, batch) = plan(&set, &[job("flaky", None, None, 6030.0)], &config);
         assert_eq!(batch.run_buckets[0].bucket.runs, 3);
-        set.apply(&batch, &config, 6030.0);
+        set.apply_pings(batch, &config, 6030.0);
         let view = set.snapshot();
         let flaky = view.get("flaky").expect("flaky");
         assert_eq!(flaky.run_buckets.since(0.0).runs, 3);
@@ -521,5 +805,172 @@ every = "1h"
             .snapshot()
             .get("flaky")
             .is_some_and(|v| v.run_buckets.is_empty()));
+    }
+
+    fn restored(snapshot: Snapshot, config: &Config, now: f64) -> WorkingSet {
+        WorkingSet::restore(snapshot, config, true, now)
+    }
+
+    #[test]
+    fn crowded_rids_are_pruned_to_the_newest_ten_thousand() {
+        use crate::model::recent_rids::RID_MIN_COUNT;
+        use crate::store::seam::RidRow;
+        let config = config(CONFIG);
+        let rid = |seq: u64, check: &str, rid: String, at: f64| RidRow {
+            seq,
+            check: check.into(),
+            kind: Kind::Success,
+            rid,
+            at,
+        };
+        let mut rids: Vec<RidRow> = (0..RID_MIN_COUNT + 50)
+            .map(|i| rid(i as u64 + 1, "orders", format!("r{i}"), i as f64))
+            .collect();
+        rids.push(rid(RID_MIN_COUNT as u64 + 51, "plain", "old".into(), 0.0));
+        let snapshot = Snapshot {
+            checks: vec![
+                ("orders".into(), CheckState::new(0.0)),
+                ("plain".into(), CheckState::new(0.0)),
+            ],
+            rids,
+            last_seq: RID_MIN_COUNT as u64 + 51,
+            ..Snapshot::default()
+        };
+        let set = restored(snapshot, &config, 1e9);
+        assert_eq!(set.rids.check_len("orders"), RID_MIN_COUNT);
+        assert_eq!(
+            set.rids.check_len("plain"),
+            1,
+            "uncrowded check keeps its rids"
+        );
+        assert_eq!(
+            set.pending_forget.len(),
+            50,
+            "deleted with the next checkpoint"
+        );
+        let (_, outcomes, _) = plan(&set, &[job("orders", Some("r0"), None, 1e9)], &config);
+        assert_eq!(outcomes, [Outcome::Accepted], "r0 was forgotten");
+        let (_, outcomes, _) = plan(&set, &[job("orders", Some("r50"), None, 1e9)], &config);
+        assert_eq!(outcomes, [Outcome::Duplicate]);
+    }
+
+    #[test]
+    fn a_restore_applies_the_journal_after_the_checkpoint_again() {
+        let config = config(CONFIG);
+        let mut checkpointed = CheckState::new(1000.0);
+        checkpointed.records = 5;
+        checkpointed.pings[Kind::Success.index()] = 1;
+        checkpointed.last_success = 1001.0;
+        let row = |seq: u64, rid: &str, records: u64, at: f64| {
+            let job = job("orders", Some(rid), Some(records), at);
+            JournalRow {
+                seq,
+                check: job.check,
+                at,
+                ping: job.ping,
+                remote_addr: job.remote_addr,
+                user_agent: None,
+            }
+        };
+        let mut start = row(3, "run", 0, 1003.0);
+        start.ping.kind = Kind::Start;
+        start.ping.records = None;
+        let snapshot = Snapshot {
+            checks: vec![("orders".into(), checkpointed)],
+            record_events: vec![RecordEvent {
+                check: "orders".into(),
+                at: 1001.0,
+                records: 5,
+            }],
+            rids: vec![
+                super::super::seam::RidRow {
+                    seq: 1,
+                    check: "orders".into(),
+                    kind: Kind::Success,
+                    rid: "a".into(),
+                    at: 1001.0,
+                },
+                super::super::seam::RidRow {
+                    seq: 2,
+                    check: "orders".into(),
+                    kind: Kind::Success,
+                    rid: "b".into(),
+                    at: 1002.0,
+                },
+            ],
+            replay: vec![row(2, "b", 7, 1002.0), start],
+            last_seq: 3,
+            ..Snapshot::default()
+        };
+        let set = restored(snapshot, &config, 1004.0);
+        let view = set.snapshot();
+        let orders = view.get("orders").expect("orders");
+        assert_eq!(orders.state.records, 12);
+        assert_eq!(orders.state.pings[Kind::Success.index()], 2);
+        assert_eq!(orders.state.last_success, 1002.0);
+        assert_eq!(orders.record_events.since(0.0), 12);
+        assert_eq!(orders.state.runs.len(), 1);
+        assert_eq!(
+            orders.state.runs[0].started_mono, None,
+            "another process's run"
+        );
+        assert_eq!(set.dirty(), 1, "written with the next checkpoint");
+        assert_eq!(set.last_seq, 3);
+        // Both rids stay duplicates; the next ping continues the journal.
+        let jobs = [
+            job("orders", Some("a"), Some(1), 1005.0),
+            job("orders", Some("b"), Some(1), 1005.0),
+            job("orders", Some("c"), Some(1), 1005.0),
+        ];
+        let (batch, outcomes, _) = plan(&set, &jobs, &config);
+        assert_eq!(
+            outcomes,
+            [Outcome::Duplicate, Outcome::Duplicate, Outcome::Accepted]
+        );
+        assert_eq!(batch.journal[0].seq, 4);
+        let checkpoint = set.checkpoint(Batch::default(), &config);
+        assert_eq!(checkpoint.through, Some(3));
+        assert_eq!(checkpoint.states.len(), 1);
+        assert_eq!(checkpoint.record_events.len(), 1, "the replayed event");
+    }
+
+    #[test]
+    fn a_checkpoint_writes_at_most_its_share_and_the_next_the_rest() {
+        let mut text = String::new();
+        let n = CHECKPOINT_MAX_STATES + 10;
+        for i in 0..n {
+            text.push_str(&format!(
+                "[[check]]\nname = \"c{i}\"\nowner = \"ops\"\nevery = \"1h\"\n\
+                 [check.volume]\nmin_records = 1\nwindow = \"1h\"\n"
+            ));
+        }
+        let config = config(&text);
+        let mut set = started(&config, 1000.0);
+        let jobs: Vec<PingJob> = (0..n)
+            .map(|i| job(&format!("c{i}"), None, Some(1), 1001.0))
+            .collect();
+        let (_, _, effects) = plan(&set, &jobs, &config);
+        set.apply_pings(effects, &config, 1001.0);
+        assert_eq!(set.dirty(), n);
+        let first = set.checkpoint(Batch::default(), &config);
+        assert_eq!(first.states.len(), CHECKPOINT_MAX_STATES);
+        assert_eq!(
+            first.record_events.len(),
+            CHECKPOINT_MAX_STATES,
+            "only theirs"
+        );
+        set.apply_checkpoint(&first);
+        assert_eq!(set.dirty(), 10);
+        assert_eq!(
+            set.journaled_since_checkpoint(),
+            n as u64,
+            "the round is not over"
+        );
+        let second = set.checkpoint(Batch::default(), &config);
+        assert_eq!(second.states.len(), 10);
+        assert_eq!(second.record_events.len(), 10);
+        set.apply_checkpoint(&second);
+        assert_eq!(set.dirty(), 0);
+        assert_eq!(set.journaled_since_checkpoint(), 0);
     }
 }

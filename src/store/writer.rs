@@ -33,6 +33,13 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often a failing store is probed when no pings arrive, so that
 /// `/-/healthy` recovers when the fault clears.
 const FAULT_PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the state of checks changed since the last checkpoint is
+/// written; a crash is recovered by applying the journal entries of at most
+/// about this long again.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
+/// ...or once this many pings were journaled since the last one, so a
+/// recovery never has much more to apply again.
+const CHECKPOINT_PINGS: u64 = 100_000;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -160,6 +167,8 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
         clock: parts.clock,
         status: Arc::clone(&status),
         checkpoint_failing: false,
+        last_state_checkpoint: Instant::now(),
+        checkpoint_round: false,
     };
     let thread = std::thread::Builder::new()
         .name("deadman-writer".into())
@@ -196,6 +205,11 @@ struct Writer {
     /// Whether the last checkpoint failed, so a lasting failure is logged
     /// once as a warning and its recovery once.
     checkpoint_failing: bool,
+    /// When check state was last checkpointed completely.
+    last_state_checkpoint: Instant,
+    /// A round of checkpoints is under way: more changed checks than one
+    /// checkpoint writes.
+    checkpoint_round: bool,
 }
 
 impl Writer {
@@ -204,7 +218,10 @@ impl Writer {
         let snapshot = self.store.load()?;
         let restored = snapshot.checks.len();
         self.metrics.restored_checks.set(restored as i64);
-        self.set = WorkingSet::restore(snapshot);
+        let keep_keys = !self.store.reads_rids_back();
+        let now = self.clock.now().wall;
+        self.set = WorkingSet::restore(snapshot, &self.config, keep_keys, now);
+        // Also the first checkpoint: what the replay changed is written.
         self.apply_config(Arc::clone(&self.config))?;
         self.status.ready.store(true, Ordering::Release);
         tracing::info!(
@@ -218,22 +235,36 @@ impl Writer {
     fn serve(&mut self, inbox: &mpsc::Receiver<Request>) {
         let mut last_maintenance = Instant::now();
         loop {
-            let wait = if self.status.fault().is_some() {
+            let mut wait = if self.status.fault().is_some() {
                 FAULT_PROBE_INTERVAL
             } else {
                 MAINTENANCE_INTERVAL.saturating_sub(last_maintenance.elapsed())
             };
+            if self.set.dirty() > 0 {
+                let due = match self.checkpoint_round {
+                    true => Duration::ZERO,
+                    false => {
+                        CHECKPOINT_INTERVAL.saturating_sub(self.last_state_checkpoint.elapsed())
+                    }
+                };
+                wait = wait.min(due);
+            }
             let first = match inbox.recv_timeout(wait) {
                 Ok(request) => Some(request),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
+                    self.checkpoint_all();
                     self.checkpoint();
                     return;
                 }
             };
-            if first.is_none() || last_maintenance.elapsed() >= MAINTENANCE_INTERVAL {
+            let maintenance_due = last_maintenance.elapsed() >= MAINTENANCE_INTERVAL
+                || (first.is_none() && self.status.fault().is_some());
+            if maintenance_due {
                 self.maintenance();
                 last_maintenance = Instant::now();
+            } else if self.state_checkpoint_due() {
+                self.checkpoint_state();
             }
             let Some(first) = first else { continue };
 
@@ -253,6 +284,7 @@ impl Writer {
                     }
                     Request::Stop => {
                         self.commit_pings(pings);
+                        self.checkpoint_all();
                         self.checkpoint();
                         return;
                     }
@@ -271,16 +303,24 @@ impl Writer {
         if pings.is_empty() {
             return;
         }
-        let (batch, outcomes) = self
-            .set
-            .plan_pings(pings.iter().map(|(job, _)| job), &self.config);
-        let result = if batch.is_empty() {
-            Ok(())
-        } else {
-            self.commit_and_publish(&batch, pings.len())
-        };
+        let store = &mut self.store;
+        let planned =
+            self.set
+                .plan_pings(pings.iter().map(|(job, _)| job), &self.config, &mut |seq| {
+                    store.rid_at(seq)
+                });
+        let result = planned.and_then(|(batch, outcomes, effects)| {
+            if !batch.is_empty() {
+                self.commit(&batch, pings.len())?;
+                let now = self.clock.now().wall;
+                let forgotten = self.set.apply_pings(effects, &self.config, now);
+                self.metrics.rids_forgotten.inc_by(forgotten as u64);
+                self.publisher.publish(self.set.snapshot());
+            }
+            Ok(outcomes)
+        });
         match result {
-            Ok(()) => {
+            Ok(outcomes) => {
                 for ((_, reply), outcome) in pings.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
@@ -291,11 +331,21 @@ impl Writer {
                 }
             }
         }
+        if self.state_checkpoint_due() {
+            self.checkpoint_state();
+        }
     }
 
-    /// Commits with metrics and fault tracking; on success applies the
-    /// batch to memory and publishes it.
-    fn commit_and_publish(&mut self, batch: &Batch, requests: usize) -> Result<(), StoreError> {
+    fn state_checkpoint_due(&self) -> bool {
+        self.set.dirty() > 0
+            && self.status.fault().is_none()
+            && (self.checkpoint_round
+                || self.last_state_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
+                || self.set.journaled_since_checkpoint() >= CHECKPOINT_PINGS)
+    }
+
+    /// Commits with metrics and fault tracking.
+    fn commit(&mut self, batch: &Batch, requests: usize) -> Result<(), StoreError> {
         let started = Instant::now();
         let result = self.store.commit(batch);
         match &result {
@@ -308,9 +358,6 @@ impl Writer {
                     tracing::info!("storage recovered; writes resumed");
                 }
                 self.status.set_fault(None);
-                let forgotten = self.set.apply(batch, &self.config, self.clock.now().wall);
-                self.metrics.rids_forgotten.inc_by(forgotten as u64);
-                self.publisher.publish(self.set.snapshot());
             }
             Err(err) => {
                 self.metrics.errors.inc();
@@ -323,28 +370,70 @@ impl Writer {
         result
     }
 
-    /// Records what a config changes about the state, then adopts it.
-    fn apply_config(&mut self, config: Arc<Config>) -> Result<(), StoreError> {
-        let batch = self.set.reconcile(&config, self.clock.now().wall);
-        if batch.is_empty() {
-            // Still publish: the first publish is what readers start from.
-            self.publisher.publish(self.set.snapshot());
-        } else {
-            // On failure the previous config stays, in memory as on disk.
-            self.commit_and_publish(&batch, 0)?;
+    /// Commits `changes` as part of a checkpoint of every check changed
+    /// since the last one; on success applies it and publishes.
+    fn commit_checkpoint(&mut self, changes: Batch) -> Result<(), StoreError> {
+        let batch = self.set.checkpoint(changes, &self.config);
+        if !batch.is_empty() {
+            self.commit(&batch, 0)?;
+            self.set.apply_checkpoint(&batch);
         }
-        self.config = config;
+        self.checkpoint_round = self.set.dirty() > 0;
+        if !self.checkpoint_round {
+            self.last_state_checkpoint = Instant::now();
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.publisher.publish(self.set.snapshot());
+        drop(batch);
+        if !self.checkpoint_round {
+            release_free_memory();
+        }
         Ok(())
     }
 
-    /// Retention, rid pruning, a write that proves the store works again
-    /// after a fault, and a checkpoint so the database file alone is never
-    /// more than a maintenance interval behind.
+    /// Writes the state of the checks changed since the last checkpoint. A
+    /// failure is a storage fault like any failed commit; the journal still
+    /// has every acknowledged ping.
+    fn checkpoint_state(&mut self) {
+        let _ = self.commit_checkpoint(Batch::default());
+    }
+
+    /// Checkpoints until every changed check is written (on shutdown).
+    fn checkpoint_all(&mut self) {
+        while self.set.dirty() > 0 {
+            if self.commit_checkpoint(Batch::default()).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Records what a config changes about the state, then adopts it.
+    fn apply_config(&mut self, config: Arc<Config>) -> Result<(), StoreError> {
+        let changes = self.set.reconcile(&config, self.clock.now().wall);
+        // On failure the previous config stays, in memory as on disk.
+        let previous = std::mem::replace(&mut self.config, Arc::clone(&config));
+        if let Err(err) = self.commit_checkpoint(changes) {
+            self.config = previous;
+            return Err(err);
+        }
+        // Still publish: the first publish is what readers start from.
+        self.publisher.publish(self.set.snapshot());
+        Ok(())
+    }
+
+    /// Retention, pruning, a write that proves the store works again after
+    /// a fault, a checkpoint of check state, and one of the WAL so the
+    /// database file alone is never more than a maintenance interval
+    /// behind.
     fn maintenance(&mut self) {
         let now = self.clock.now().wall;
-        let batch = self.set.maintenance(&self.config, now);
-        if self.commit_and_publish(&batch, 0).is_ok() {
+        let changes = self.set.maintenance(&self.config, now);
+        if self.commit_checkpoint(changes).is_ok() {
             self.set.prune_windows(&self.config, now);
+            // Forgotten here, deleted from the store with the next checkpoint.
+            self.set.prune_rids(now);
             self.publisher.publish(self.set.snapshot());
             self.checkpoint();
         }
@@ -370,6 +459,20 @@ impl Writer {
                 self.checkpoint_failing = true;
             }
         }
+    }
+}
+
+/// Returns the allocator's free pages to the OS. Every batch copies the
+/// checks it changes (the published snapshot keeps the old copies until
+/// readers drop them), so the writer's heap is full of small free holes
+/// after a burst; without this they would count as resident memory for
+/// good. Called after each state checkpoint, every few seconds at most.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory glibc holds free; it has no
+    // preconditions and may be called from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -428,6 +531,8 @@ mod tests {
             clock: Arc::new(ManualClock::new(1_772_442_000.0)),
             status: Arc::new(StorageStatus::default()),
             checkpoint_failing: false,
+            last_state_checkpoint: Instant::now(),
+            checkpoint_round: false,
         };
         (writer, checkpoints)
     }

@@ -17,12 +17,14 @@ mod read;
 mod schema;
 mod write;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::StoreError;
+use super::rid_index::RidKey;
 use super::seam::{Batch, HistoryRow, Snapshot, Store};
 
 /// The database file's name under `--storage.path`.
@@ -36,10 +38,29 @@ pub const LOCK_FILE: &str = "lock";
 /// `sqlite3` shell) before failing; checkpoints never wait (see `write`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A check's place in the journal: its newest entry (where its history
+/// chain starts) and how many entries it has there.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Head {
+    pub(crate) seq: Option<u64>,
+    pub(crate) rows: u64,
+    /// Its oldest entry (or an earlier sequence number), where a trim's
+    /// range starts.
+    pub(crate) tail: Option<u64>,
+    /// The last entry its `checks` row reflects: a trim keeps every newer one.
+    pub(crate) checkpointed: u64,
+}
+
 pub struct SqliteStore {
     conn: Connection,
     /// Where the database is, for error messages.
     path: PathBuf,
+    /// Each check's journal head, kept here (and in `checks` at each
+    /// checkpoint) so appending needs no read.
+    heads: HashMap<String, Head>,
+    /// `[storage] history` as the last batch said: reads never show more,
+    /// even while the journal of a check waits to be trimmed.
+    history_limit: usize,
     /// Held for the store's lifetime: the OS releases the locks when the
     /// process dies, however it dies.
     _locks: lock::Locks,
@@ -81,6 +102,8 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path,
+            heads: HashMap::new(),
+            history_limit: usize::MAX,
             _locks: locks,
         };
         schema::check_ours(&store.conn, &store.path, len)?;
@@ -90,7 +113,8 @@ impl SqliteStore {
     }
 
     /// Reads the stored state without locking or writing, for tools such as
-    /// `deadman docs` that run beside a live exporter (WAL allows readers).
+    /// `deadman docs` that run beside a live exporter (WAL allows readers):
+    /// each check's checkpoint with the journal entries after it applied.
     pub fn read_snapshot(dir: &Path) -> Result<Snapshot, StoreError> {
         let path = dir.join(DB_FILE);
         if !path.exists() {
@@ -108,21 +132,54 @@ impl SqliteStore {
                 expected: schema::MIGRATIONS.len() as i64,
             });
         }
-        read::load_snapshot(&conn, &path)
+        let (mut snapshot, _) = read::load_snapshot(&conn, &path)?;
+        // What the journal holds past the last checkpoint is part of the
+        // current state too (the exporter applies it the same way at start;
+        // only declared values' bounds, which need the config, are not
+        // judged here).
+        let mut index: HashMap<String, usize> = (snapshot.checks.iter().enumerate())
+            .map(|(i, (name, _))| (name.clone(), i))
+            .collect();
+        for row in std::mem::take(&mut snapshot.replay) {
+            let i = *index.entry(row.check.clone()).or_insert_with(|| {
+                let state = crate::model::CheckState::new(row.at);
+                snapshot.checks.push((row.check.clone(), state));
+                snapshot.checks.len() - 1
+            });
+            let at = crate::clock::Stamp {
+                wall: row.at,
+                mono: Duration::from_secs_f64(row.at.max(0.0)),
+            };
+            snapshot.checks[i].1.apply(&row.ping, at, &[]);
+        }
+        Ok(snapshot)
     }
 }
 
 impl Store for SqliteStore {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
-        read::load_snapshot(&self.conn, &self.path)
+        let (snapshot, heads) = read::load_snapshot(&self.conn, &self.path)?;
+        self.heads = heads;
+        Ok(snapshot)
     }
 
     fn history(&mut self, check: &str, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
-        read::history(&self.conn, &self.path, check, limit)
+        let head = self.heads.get(check).and_then(|head| head.seq);
+        read::history(&self.conn, &self.path, head, limit.min(self.history_limit))
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        write::commit(&mut self.conn, &self.path, batch)
+        write::commit(&mut self.conn, &self.path, &mut self.heads, batch)?;
+        self.history_limit = batch.history_limit;
+        Ok(())
+    }
+
+    fn reads_rids_back(&self) -> bool {
+        true
+    }
+
+    fn rid_at(&mut self, seq: u64) -> Result<Option<RidKey>, StoreError> {
+        read::rid_at(&self.conn, &self.path, seq)
     }
 
     fn checkpoint(&mut self) -> Result<(), StoreError> {

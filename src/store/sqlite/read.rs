@@ -2,16 +2,18 @@
 //! value is decoded or refused with the check and column it failed in;
 //! nothing is read as empty.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, OptionalExtension};
 
+use super::Head;
 use crate::model::failure_ratio::RunBucket;
 use crate::model::values::{ReportedValue, ReportedValues};
-use crate::model::{CheckState, FailReason, Kind, Run};
+use crate::model::{CheckState, FailReason, Kind, Ping, Run};
 use crate::store::error::StoreError;
-use crate::store::seam::{HistoryRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
+use crate::store::rid_index::RidKey;
+use crate::store::seam::{HistoryRow, JournalRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
 
 /// Decodes one stored value, or names the check and column it failed in.
 struct Decoder<'a> {
@@ -91,20 +93,68 @@ struct RawCheckRow {
     runs: String,
     expiries: String,
     values: String,
+    journal_seq: u64,
+    head: Head,
 }
 
-/// Reads every check, rid and record event. A value that does not decode
-/// refuses the whole load, naming the check and column.
-pub(super) fn load_snapshot(conn: &Connection, path: &Path) -> Result<Snapshot, StoreError> {
-    Ok(Snapshot {
-        checks: load_checks(conn, path)?,
+/// Reads every check, rid and record event, and the journal entries newer
+/// than their check's checkpoint; also returns each check's journal head.
+/// A value that does not decode refuses the whole load, naming the check
+/// and column.
+pub(super) fn load_snapshot(
+    conn: &Connection,
+    path: &Path,
+) -> Result<(Snapshot, HashMap<String, Head>), StoreError> {
+    let checks = load_checks(conn, path)?;
+    let mut heads: HashMap<String, Head> = HashMap::new();
+    let mut checkpointed: HashMap<&str, u64> = HashMap::new();
+    for (name, _, journal_seq, head) in &checks {
+        heads.insert(name.clone(), *head);
+        checkpointed.insert(name, *journal_seq);
+    }
+    let since = checkpointed.values().copied().min().unwrap_or(0);
+    let mut replay = Vec::new();
+    for row in load_journal(conn, path, since)? {
+        // Entries a check's row already reflects are not applied again.
+        if checkpointed
+            .get(row.check.as_str())
+            .is_some_and(|seq| row.seq <= *seq)
+        {
+            continue;
+        }
+        let head = heads.entry(row.check.clone()).or_default();
+        if head.seq.is_none_or(|seq| seq < row.seq) {
+            head.seq = Some(row.seq);
+            head.rows += 1;
+            head.tail.get_or_insert(row.seq);
+        }
+        replay.push(row);
+    }
+    let last_seq: i64 = conn
+        .query_row(
+            "SELECT max(coalesce((SELECT max(seq) FROM journal), 0),
+                        coalesce((SELECT max(seq) FROM rid_log), 0))",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| StoreError::sql("reading the journal", path, e))?;
+    let snapshot = Snapshot {
+        checks: checks
+            .into_iter()
+            .map(|(name, state, _, _)| (name, state))
+            .collect(),
         rids: load_rids(conn, path)?,
         record_events: load_record_events(conn, path)?,
         run_buckets: load_run_buckets(conn, path)?,
-    })
+        replay,
+        last_seq: last_seq as u64,
+    };
+    Ok((snapshot, heads))
 }
 
-fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState)>, StoreError> {
+type LoadedCheck = (String, CheckState, u64, Head);
+
+fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, StoreError> {
     let rows = query_all(
         conn,
         path,
@@ -115,7 +165,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState
                 failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
                 failures_validation, failures_other, failures_exit_code, runs, expiries,
                 consecutive_failures, last_failure_exit_status, last_success_duration,
-                reported_values
+                reported_values, journal_seq, head_seq, journal_rows, tail_seq
          FROM checks",
         [],
         |row| {
@@ -148,6 +198,13 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState
                 runs: row.get(20)?,
                 expiries: row.get(21)?,
                 values: row.get(25)?,
+                journal_seq: row.get::<_, i64>(26)? as u64,
+                head: Head {
+                    seq: row.get::<_, Option<i64>>(27)?.map(|s| s as u64),
+                    rows: row.get::<_, i64>(28)? as u64,
+                    tail: row.get::<_, Option<i64>>(29)?.map(|s| s as u64),
+                    checkpointed: row.get::<_, i64>(26)? as u64,
+                },
             })
         },
     )?;
@@ -167,35 +224,42 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<(String, CheckState
                 values: decode.values(&raw.values)?,
                 ..raw.state
             };
-            Ok((raw.name, state))
+            Ok((raw.name, state, raw.journal_seq, raw.head))
         })
         .collect()
 }
 
+/// Rids still remembered: those of journal entries, and those kept in
+/// `rid_log` after their entry was trimmed.
 fn load_rids(conn: &Connection, path: &Path) -> Result<Vec<RidRow>, StoreError> {
     query_all(
         conn,
         path,
         "loading run ids",
-        "SELECT check_name, kind, rid, at FROM rids ORDER BY at",
+        "SELECT seq, check_name, kind, rid, at FROM journal WHERE rid IS NOT NULL
+         UNION ALL
+         SELECT seq, check_name, kind, rid, at FROM rid_log
+         ORDER BY seq",
         [],
         |row| {
             Ok((
-                row.get::<_, String>(0)?,
+                row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,
-                row.get(2)?,
+                row.get::<_, String>(2)?,
                 row.get(3)?,
+                row.get(4)?,
             ))
         },
     )?
     .into_iter()
-    .map(|(check, kind, rid, at)| {
+    .map(|(seq, check, kind, rid, at)| {
         let kind = Decoder {
             path,
             check: &check,
         }
-        .kind("rids.kind", &kind)?;
+        .kind("journal.kind", &kind)?;
         Ok(RidRow {
+            seq: seq as u64,
             check,
             kind,
             rid,
@@ -205,12 +269,125 @@ fn load_rids(conn: &Connection, path: &Path) -> Result<Vec<RidRow>, StoreError> 
     .collect()
 }
 
+/// The columns of a journal entry, as read.
+const JOURNAL_COLUMNS: &str = "seq, check_name, prev, at, kind, rid, records, reason, \
+                               exit_status, message, remote_addr, user_agent, expiries, \
+                               reported_values";
+
+/// A journal entry with its encoded columns not yet decoded.
+struct RawEntry {
+    row: JournalRow,
+    prev: Option<u64>,
+    kind: String,
+    reason: Option<String>,
+    expiries: Option<String>,
+    values: Option<String>,
+}
+
+fn raw_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok(RawEntry {
+        row: JournalRow {
+            seq: row.get::<_, i64>(0)? as u64,
+            check: row.get(1)?,
+            at: row.get(3)?,
+            ping: Ping {
+                kind: Kind::Log, // decoded below
+                reason: None,    // decoded below
+                exit_status: row.get(8)?,
+                records: row.get::<_, Option<i64>>(6)?.map(|n| n as u64),
+                rid: row.get(5)?,
+                message: row.get(9)?,
+                expiries: Vec::new(), // decoded below
+                values: Vec::new(),   // decoded below
+            },
+            remote_addr: row.get(10)?,
+            user_agent: row.get(11)?,
+        },
+        prev: row.get::<_, Option<i64>>(2)?.map(|s| s as u64),
+        kind: row.get(4)?,
+        reason: row.get(7)?,
+        expiries: row.get(12)?,
+        values: row.get(13)?,
+    })
+}
+
+fn decode_entry(path: &Path, raw: RawEntry) -> Result<(JournalRow, Option<u64>), StoreError> {
+    let mut row = raw.row;
+    let decode = Decoder {
+        path,
+        check: &row.check,
+    };
+    let pairs = |column: &'static str, text: Option<&str>| match text {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str::<Vec<(String, f64)>>(text)
+            .map_err(|e| decode.fail(column, e.to_string())),
+    };
+    let kind = decode.kind("journal.kind", &raw.kind)?;
+    let reason = decode.reason("journal.reason", raw.reason.as_deref())?;
+    let expiries = pairs("journal.expiries", raw.expiries.as_deref())?;
+    let values = pairs("journal.reported_values", raw.values.as_deref())?;
+    row.ping.kind = kind;
+    row.ping.reason = reason;
+    row.ping.expiries = expiries;
+    row.ping.values = values;
+    Ok((row, raw.prev))
+}
+
+/// Journal entries after `since`, in order.
+fn load_journal(conn: &Connection, path: &Path, since: u64) -> Result<Vec<JournalRow>, StoreError> {
+    let sql = format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq");
+    query_all(
+        conn,
+        path,
+        "reading the journal",
+        &sql,
+        [since as i64],
+        raw_entry,
+    )?
+    .into_iter()
+    .map(|raw| decode_entry(path, raw).map(|(row, _)| row))
+    .collect()
+}
+
+/// The (check, kind, rid) of the entry `seq`, in the journal or `rid_log`.
+pub(super) fn rid_at(
+    conn: &Connection,
+    path: &Path,
+    seq: u64,
+) -> Result<Option<RidKey>, StoreError> {
+    let rows = query_all(
+        conn,
+        path,
+        "reading a run id",
+        "SELECT check_name, kind, rid FROM journal WHERE seq = ?1 AND rid IS NOT NULL
+         UNION ALL
+         SELECT check_name, kind, rid FROM rid_log WHERE seq = ?1",
+        [seq as i64],
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        },
+    )?;
+    let Some((check, kind, rid)) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let kind = Decoder {
+        path,
+        check: &check,
+    }
+    .kind("journal.kind", &kind)?;
+    Ok(Some(RidKey { check, kind, rid }))
+}
+
 fn load_record_events(conn: &Connection, path: &Path) -> Result<Vec<RecordEvent>, StoreError> {
     query_all(
         conn,
         path,
         "loading record counts",
-        "SELECT check_name, at, records FROM record_events ORDER BY at",
+        "SELECT check_name, at, records FROM record_events ORDER BY rowid",
         [],
         |row| {
             Ok(RecordEvent {
@@ -257,44 +434,28 @@ fn query_all<T>(
         .map_err(|e| StoreError::sql(context, path, e))
 }
 
+/// The newest `limit` entries of a check's chain, from its `head`.
 pub(super) fn history(
     conn: &Connection,
     path: &Path,
-    check: &str,
+    head: Option<u64>,
     limit: usize,
 ) -> Result<Vec<HistoryRow>, StoreError> {
-    let rows = query_all(
-        conn,
-        path,
-        "reading history",
-        "SELECT at, kind, rid, records, reason, exit_status, message, remote_addr, user_agent
-         FROM history WHERE check_name = ?1 ORDER BY id DESC LIMIT ?2",
-        params![check, limit as i64],
-        |row| {
-            Ok((
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<String>>(4)?,
-                HistoryRow {
-                    check: check.to_string(),
-                    at: row.get(0)?,
-                    kind: Kind::Log, // decoded below
-                    rid: row.get(2)?,
-                    records: row.get::<_, Option<i64>>(3)?.map(|n| n as u64),
-                    reason: None, // decoded below
-                    exit_status: row.get(5)?,
-                    message: row.get(6)?,
-                    remote_addr: row.get(7)?,
-                    user_agent: row.get(8)?,
-                },
-            ))
-        },
-    )?;
-    let decode = Decoder { path, check };
-    rows.into_iter()
-        .map(|(kind, reason, mut row)| {
-            row.kind = decode.kind("history.kind", &kind)?;
-            row.reason = decode.reason("history.reason", reason.as_deref())?;
-            Ok(row)
-        })
-        .collect()
+    let sql = format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ?1");
+    let mut stmt = conn
+        .prepare_cached(&sql)
+        .map_err(|e| StoreError::sql("reading history", path, e))?;
+    let mut rows = Vec::new();
+    let mut cursor = head;
+    while let (Some(seq), true) = (cursor, rows.len() < limit) {
+        let raw = stmt
+            .query_row([seq as i64], raw_entry)
+            .optional()
+            .map_err(|e| StoreError::sql("reading history", path, e))?;
+        let Some(raw) = raw else { break };
+        let (row, prev) = decode_entry(path, raw)?;
+        rows.push(row.history());
+        cursor = prev;
+    }
+    Ok(rows)
 }

@@ -99,6 +99,71 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (check_name, minute)
     ) WITHOUT ROWID;
     "#,
+    // 4: the ping journal (issue #15). Every accepted ping is one append to
+    // `journal`, with no index; check state, record events and run buckets
+    // are written in checkpoints, and `checks.journal_seq` says up to which
+    // entry a check's row is current.
+    r#"
+    CREATE TABLE journal (
+        -- the order pings were applied in
+        seq INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        -- the check's previous entry: its history is a chain, read without an index
+        prev INTEGER,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        rid TEXT,
+        records INTEGER,
+        reason TEXT,
+        exit_status INTEGER,
+        message TEXT,
+        remote_addr TEXT NOT NULL,
+        user_agent TEXT,
+        -- reported expiries and values as JSON [[name, number], ...], or NULL
+        expiries TEXT,
+        reported_values TEXT
+    );
+    INSERT INTO journal (seq, check_name, prev, at, kind, rid, records, reason,
+                         exit_status, message, remote_addr, user_agent)
+        SELECT id, check_name, lag(id) OVER (PARTITION BY check_name ORDER BY id), at, kind,
+               rid, records, reason, exit_status, message, remote_addr, user_agent
+        FROM history;
+    -- rids of pings that left the journal (beyond [storage] history) but are
+    -- still remembered; seq is the journal entry that carried them
+    CREATE TABLE rid_log (
+        seq INTEGER PRIMARY KEY,
+        check_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rid TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX history_rids_v4 ON history (check_name, rid);
+    INSERT INTO rid_log (seq, check_name, kind, rid, at)
+        SELECT (SELECT coalesce(max(id), 0) FROM history) + row_number() OVER (ORDER BY at),
+               check_name, kind, rid, at
+        FROM rids r
+        WHERE NOT EXISTS (SELECT 1 FROM history h
+                          WHERE h.check_name = r.check_name AND h.rid = r.rid AND h.kind = r.kind);
+    -- the journal entries a check's row reflects, its newest entry, how
+    -- many entries it has in the journal, and its oldest
+    ALTER TABLE checks ADD COLUMN journal_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE checks ADD COLUMN head_seq INTEGER;
+    ALTER TABLE checks ADD COLUMN journal_rows INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE checks ADD COLUMN tail_seq INTEGER;
+    CREATE TEMP TABLE heads_v4 (check_name TEXT PRIMARY KEY, head INTEGER, n INTEGER, tail INTEGER);
+    INSERT INTO heads_v4
+        SELECT check_name, max(seq), count(*), min(seq) FROM journal GROUP BY check_name;
+    UPDATE checks SET
+        journal_seq = (SELECT coalesce(max(seq), 0) FROM journal),
+        head_seq = (SELECT head FROM heads_v4 WHERE heads_v4.check_name = checks.name),
+        tail_seq = (SELECT tail FROM heads_v4 WHERE heads_v4.check_name = checks.name),
+        journal_rows = coalesce((SELECT n FROM heads_v4 WHERE heads_v4.check_name = checks.name), 0);
+    DROP TABLE heads_v4;
+    DROP TABLE history;
+    DROP TABLE rids;
+    -- record events are pruned by time only; per-check windows are kept in memory
+    DROP INDEX record_events_by_check;
+    "#,
 ];
 
 /// Refuses a file that is not a deadman database before anything is

@@ -4,11 +4,39 @@
 use super::schema::{APPLICATION_ID, MIGRATIONS};
 use super::*;
 use crate::model::failure_ratio::RunBucket;
-use crate::model::recent_rids::RID_MIN_COUNT;
 use crate::model::values::ReportedValue;
-use crate::model::{CheckState, FailReason, Kind, Run};
-use crate::store::seam::{RidRow, RunBucketRow};
+use crate::model::{CheckState, FailReason, Kind, Ping, Run};
+use crate::store::seam::{JournalRow, RunBucketRow};
 use std::fs::{File, OpenOptions};
+
+/// A journal entry as `history` below shows it.
+fn entry(seq: u64, check: &str, at: f64, message: &str) -> JournalRow {
+    JournalRow {
+        seq,
+        check: check.into(),
+        at,
+        ping: Ping {
+            kind: Kind::Success,
+            reason: None,
+            exit_status: None,
+            records: Some(1),
+            rid: None,
+            message: Some(message.into()),
+            expiries: Vec::new(),
+            values: Vec::new(),
+        },
+        remote_addr: "127.0.0.1".into(),
+        user_agent: Some("curl".into()),
+    }
+}
+
+/// A journal entry carrying a rid.
+fn with_rid(seq: u64, check: &str, kind: Kind, rid: &str, at: f64) -> JournalRow {
+    let mut row = entry(seq, check, at, "");
+    row.ping.kind = kind;
+    row.ping.rid = Some(rid.into());
+    row
+}
 
 fn history(check: &str, at: f64, message: &str) -> HistoryRow {
     HistoryRow {
@@ -68,12 +96,7 @@ fn state_round_trips() {
         store
             .commit(&Batch {
                 states: vec![("a".into(), state.clone())],
-                rids: vec![RidRow {
-                    check: "a".into(),
-                    kind: Kind::Fail,
-                    rid: "r1".into(),
-                    at: 20.0,
-                }],
+                journal: vec![with_rid(1, "a", Kind::Fail, "r1", 20.0)],
                 run_buckets: vec![bucket(7, 2, 1), bucket(5, 1, 0)],
                 history_limit: 100,
                 ..Batch::default()
@@ -104,9 +127,9 @@ fn history_is_bounded_per_check() {
     for i in 0..5 {
         store
             .commit(&Batch {
-                history: vec![
-                    history("a", i as f64, &format!("a{i}")),
-                    history("b", i as f64, &format!("b{i}")),
+                journal: vec![
+                    entry(2 * i + 1, "a", i as f64, &format!("a{i}")),
+                    entry(2 * i + 2, "b", i as f64, &format!("b{i}")),
                 ],
                 history_limit: 3,
                 ..Batch::default()
@@ -412,6 +435,71 @@ fn version_2_database_is_migrated_and_a_failing_check_keeps_failing() {
 }
 
 #[test]
+fn version_3_database_is_migrated_into_the_journal_keeping_history_and_rids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("create");
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).expect("v3 schema");
+        }
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        conn.pragma_update(None, "user_version", 3)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO checks VALUES ('a', 1, NULL, 5, 0, NULL, 0, 0, 3, 0, 0, 0, 9,
+                 0, 0, 0, 0, 0, 0, 0, '[]', '{}', 0, NULL, NULL, '{}');
+             INSERT INTO history VALUES (1, 'a', 3, 'success', 'r1', 3, NULL, NULL, 'm1', 'x', NULL);
+             INSERT INTO history VALUES (2, 'b', 3, 'success', NULL, NULL, NULL, NULL, 'b1', 'x', NULL);
+             INSERT INTO history VALUES (5, 'a', 5, 'success', 'r2', 6, NULL, NULL, 'm2', 'x', 'ua');
+             -- r1 is in the history too; r0 only in rids (its entry was trimmed)
+             INSERT INTO rids VALUES ('a', 'success', 'r0', 2), ('a', 'success', 'r1', 3),
+                                     ('a', 'success', 'r2', 5);
+             INSERT INTO record_events VALUES ('a', 5, 6);",
+        )
+        .expect("v3 rows");
+    }
+    let mut store = SqliteStore::open(dir.path()).expect("migrates");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.checks.len(), 1);
+    assert_eq!(snapshot.checks[0].1.records, 9);
+    assert!(
+        snapshot.replay.is_empty(),
+        "the state already has every ping"
+    );
+    assert_eq!(snapshot.record_events.len(), 1);
+    let mut rids: Vec<_> = snapshot.rids.iter().map(|r| r.rid.as_str()).collect();
+    rids.sort_unstable();
+    assert_eq!(rids, ["r0", "r1", "r2"], "each once");
+    assert!(
+        snapshot.last_seq >= 6,
+        "new entries follow every stored one"
+    );
+    let history = store.history("a", 10).expect("history");
+    let messages: Vec<_> = history.iter().filter_map(|h| h.message.clone()).collect();
+    assert_eq!(messages, ["m2", "m1"]);
+    assert_eq!(history[0].user_agent.as_deref(), Some("ua"));
+    assert_eq!(history[0].records, Some(6));
+    let r0 = snapshot.rids.iter().find(|r| r.rid == "r0").expect("r0");
+    assert_eq!(
+        store.rid_at(r0.seq).expect("read").map(|k| k.rid),
+        Some("r0".to_string())
+    );
+    // And appending continues each check's chain.
+    store
+        .commit(&Batch {
+            journal: vec![entry(snapshot.last_seq + 1, "a", 7.0, "m3")],
+            history_limit: 100,
+            ..Batch::default()
+        })
+        .expect("append");
+    let messages: Vec<_> = (store.history("a", 10).expect("history").into_iter())
+        .filter_map(|h| h.message)
+        .collect();
+    assert_eq!(messages, ["m3", "m2", "m1"]);
+}
+
+#[test]
 fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
     let cases = [
         ("runs", "'not json'", "checks.runs"),
@@ -452,43 +540,169 @@ fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
 }
 
 #[test]
-fn crowded_rids_are_pruned_to_the_newest_ten_thousand() {
+fn trimmed_entries_keep_their_rids_until_forgotten() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = SqliteStore::open(dir.path()).expect("open");
-    let rids = (0..RID_MIN_COUNT + 50)
-        .map(|i| RidRow {
-            check: "a".into(),
-            kind: Kind::Success,
-            rid: format!("r{i}"),
-            at: i as f64,
-        })
-        .chain(std::iter::once(RidRow {
-            check: "b".into(),
-            kind: Kind::Success,
-            rid: "old".into(),
-            at: 0.0,
-        }))
+    let journal = (1..=60)
+        .map(|seq| with_rid(seq, "a", Kind::Success, &format!("r{seq}"), seq as f64))
         .collect();
     store
         .commit(&Batch {
-            rids,
-            history_limit: 100,
+            journal,
+            history_limit: 10,
             ..Batch::default()
         })
-        .expect("commit");
+        .expect("append");
+    // A checkpoint trims the journal to the newest 10 entries...
     store
         .commit(&Batch {
-            prune_rids_before: Some(1e9),
+            states: vec![("a".into(), CheckState::new(1.0))],
+            through: Some(60),
+            history_limit: 10,
+            ..Batch::default()
+        })
+        .expect("checkpoint");
+    let entries: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM journal", [], |row| row.get(0))
+        .expect("count");
+    assert_eq!(entries, 10);
+    let history = store.history("a", 100).expect("history");
+    assert_eq!(history.len(), 10);
+    assert_eq!(history[0].rid.as_deref(), Some("r60"));
+    assert_eq!(history[9].rid.as_deref(), Some("r51"));
+    // ...and every rid is still there to be confirmed and reloaded.
+    let key = store.rid_at(3).expect("read").expect("kept");
+    assert_eq!((key.check.as_str(), key.rid.as_str()), ("a", "r3"));
+    assert_eq!(
+        store.rid_at(60).expect("read").map(|k| k.rid),
+        Some("r60".into())
+    );
+    assert_eq!(store.load().expect("load").rids.len(), 60);
+    // Forgotten rids leave the store; those still in the history stay.
+    store
+        .commit(&Batch {
+            forget_rids: (1..=55).collect(),
+            history_limit: 10,
+            ..Batch::default()
+        })
+        .expect("forget");
+    let snapshot = store.load().expect("load");
+    assert_eq!(
+        snapshot.rids.len(),
+        10,
+        "the entries in the history keep theirs"
+    );
+    assert!(snapshot.replay.is_empty(), "all checkpointed");
+    assert_eq!(store.rid_at(3).expect("read"), None);
+}
+
+#[test]
+fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    // "a" has every tenth entry: too sparse for a range delete.
+    let journal = (1..=600)
+        .map(|seq| {
+            let check = if seq % 10 == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", seq % 10)
+            };
+            with_rid(seq, &check, Kind::Success, &format!("r{seq}"), seq as f64)
+        })
+        .collect();
+    store
+        .commit(&Batch {
+            journal,
             history_limit: 100,
             ..Batch::default()
         })
-        .expect("prune");
-    let snapshot = store.load().expect("load");
-    let a = snapshot.rids.iter().filter(|r| r.check == "a").count();
-    assert_eq!(a, RID_MIN_COUNT);
-    assert!(
-        snapshot.rids.iter().any(|r| r.check == "b"),
-        "uncrowded check keeps its rids"
+        .expect("append");
+    // A checkpoint of every check but b9.
+    let states = std::iter::once("a".to_string())
+        .chain((1..=8).map(|i| format!("b{i}")))
+        .map(|name| (name, CheckState::new(1.0)))
+        .collect();
+    store
+        .commit(&Batch {
+            states,
+            through: Some(600),
+            history_limit: 10,
+            ..Batch::default()
+        })
+        .expect("checkpoint");
+    let count = |check: &str| -> i64 {
+        store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM journal WHERE check_name = ?1",
+                [check],
+                |row| row.get(0),
+            )
+            .expect("count")
+    };
+    assert_eq!(count("a"), 10);
+    assert_eq!(
+        count("b1"),
+        10,
+        "every checkpointed check over the limit is trimmed"
     );
-    assert!(!snapshot.rids.iter().any(|r| r.rid == "r0"));
+    assert_eq!(
+        count("b9"),
+        60,
+        "entries after a check's checkpoint stay for a recovery"
+    );
+    let history = store.history("a", 100).expect("history");
+    let rids: Vec<_> = history.iter().filter_map(|h| h.rid.clone()).collect();
+    assert_eq!(rids.first().map(String::as_str), Some("r600"));
+    assert_eq!(rids.last().map(String::as_str), Some("r510"));
+    assert_eq!(
+        store.load().expect("load").rids.len(),
+        600,
+        "no rid is lost"
+    );
+}
+
+#[test]
+fn entries_after_the_checkpoint_are_replayed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        let mut state = CheckState::new(1.0);
+        state.records = 1;
+        store
+            .commit(&Batch {
+                journal: vec![entry(1, "a", 10.0, "one")],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("append");
+        store
+            .commit(&Batch {
+                states: vec![("a".into(), state)],
+                through: Some(1),
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("checkpoint");
+        store
+            .commit(&Batch {
+                journal: vec![entry(2, "a", 11.0, "two"), entry(3, "b", 12.0, "three")],
+                history_limit: 100,
+                ..Batch::default()
+            })
+            .expect("append");
+    }
+    let mut store = SqliteStore::open(dir.path()).expect("reopen");
+    let snapshot = store.load().expect("load");
+    assert_eq!(snapshot.last_seq, 3);
+    let replayed: Vec<_> = snapshot.replay.iter().map(|r| r.seq).collect();
+    assert_eq!(replayed, [2, 3]);
+    assert_eq!(snapshot.replay[0], entry(2, "a", 11.0, "two"));
+    // The chain of "a" runs through the checkpoint.
+    let messages: Vec<_> = (store.history("a", 10).expect("history").into_iter())
+        .filter_map(|h| h.message)
+        .collect();
+    assert_eq!(messages, ["two", "one"]);
 }

@@ -1,50 +1,84 @@
 //! Writing: one [`Batch`] as one immediate transaction, step by step, and
 //! the checkpoint that copies committed transactions from the WAL into
 //! `deadman.db` itself.
+//!
+//! A batch of pings is appends to `journal` only. A state checkpoint
+//! (`batch.through`) also rewrites the rows of the checks it names, adds
+//! the record events and run buckets since the last one, and trims the
+//! journal of checks with more entries than `[storage] history` keeps (the
+//! rids of trimmed entries move to `rid_log`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::model::recent_rids::{RID_MAX_COUNT, RID_MIN_COUNT};
+use super::Head;
 use crate::model::values::ReportedValues;
 use crate::model::{FailReason, Run};
 use crate::store::error::StoreError;
 use crate::store::seam::Batch;
 
-/// Applies `batch` all-or-nothing; returns once it is durable.
-pub(super) fn commit(conn: &mut Connection, path: &Path, batch: &Batch) -> Result<(), StoreError> {
+/// Most journal entries one checkpoint trims one by one (quiet checks), and
+/// most sequence numbers its range deletes span (busy checks), so a
+/// checkpoint after a long burst stays short; the rest waits for the next.
+const MAX_TRIMMED_PER_CHECKPOINT: usize = 20_000;
+const MAX_TRIM_SPAN_PER_CHECKPOINT: u64 = 500_000;
+
+/// Applies `batch` all-or-nothing; returns once it is durable. `heads` is
+/// each check's newest journal entry and entry count, updated only when the
+/// transaction commits.
+pub(super) fn commit(
+    conn: &mut Connection,
+    path: &Path,
+    heads: &mut HashMap<String, Head>,
+    batch: &Batch,
+) -> Result<(), StoreError> {
     let step = |context: &'static str| move |e: rusqlite::Error| StoreError::sql(context, path, e);
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(step("starting a transaction"))?;
-    save_states(&tx, batch).map_err(step("saving checks"))?;
-    purge(&tx, batch).map_err(step("purging a removed check"))?;
-    save_rids(&tx, batch).map_err(step("saving run ids"))?;
-    save_history(&tx, batch).map_err(step("saving history"))?;
-    trim_history(&tx, batch).map_err(step("trimming history"))?;
-    save_record_events(&tx, batch).map_err(step("saving record counts"))?;
-    if let Some(before) = batch.prune_record_events_before {
-        tx.execute("DELETE FROM record_events WHERE at < ?1", [before])
-            .map_err(step("pruning record counts"))?;
+    // Changed heads, applied to `heads` only once committed.
+    let mut changed: HashMap<String, Head> = HashMap::new();
+    append_journal(&tx, heads, &mut changed, batch).map_err(step("appending to the journal"))?;
+    if !batch.states.is_empty() {
+        // Without a sequence number, the rows reflect everything so far.
+        let through = match batch.through {
+            Some(through) => through,
+            None => last_seq(&tx).map_err(step("reading the journal"))?,
+        };
+        save_states(&tx, heads, &mut changed, batch, through).map_err(step("saving checks"))?;
     }
+    save_record_events(&tx, batch).map_err(step("saving record counts"))?;
     save_run_buckets(&tx, batch).map_err(step("saving run counts"))?;
+    if batch.through.is_some() {
+        trim_journal(&tx, heads, &mut changed, batch).map_err(step("trimming history"))?;
+    }
+    purge(&tx, batch).map_err(step("purging a removed check"))?;
+    forget_rids(&tx, batch).map_err(step("forgetting run ids"))?;
+    if let Some(before) = batch.prune_record_events_before {
+        prune_record_events(&tx, before).map_err(step("pruning record counts"))?;
+    }
     if let Some(before) = batch.prune_run_buckets_before {
         tx.execute("DELETE FROM run_buckets WHERE minute < ?1", [before])
             .map_err(step("pruning run counts"))?;
     }
-    if let Some(before) = batch.prune_rids_before {
-        prune_rids(&tx, before).map_err(step("pruning run ids"))?;
+    if let Some(at) = batch.maintenance_at {
         // A write on every maintenance pass, so a store that failed is
         // noticed to work again even when no pings arrive.
         tx.execute(
             "INSERT OR REPLACE INTO meta VALUES ('maintenance_at', ?1)",
-            [before],
+            [at],
         )
         .map_err(step("recording maintenance"))?;
     }
-    tx.commit().map_err(step("committing"))
+    tx.commit().map_err(step("committing"))?;
+    for name in &batch.purged {
+        heads.remove(name);
+        changed.remove(name);
+    }
+    heads.extend(changed);
+    Ok(())
 }
 
 /// Copies the whole WAL into the database and truncates it, so that a copy
@@ -76,14 +110,93 @@ pub(super) fn checkpoint(
     Ok(())
 }
 
-/// Whole rows, not deltas: replaying a batch is harmless.
-fn save_states(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
+fn last_seq(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
+    tx.query_row("SELECT coalesce(max(seq), 0) FROM journal", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|seq| seq as u64)
+}
+
+fn append_journal(
+    tx: &Transaction<'_>,
+    heads: &HashMap<String, Head>,
+    changed: &mut HashMap<String, Head>,
+    batch: &Batch,
+) -> rusqlite::Result<()> {
+    if batch.journal.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO journal (seq, check_name, prev, at, kind, rid, records, reason,
+                              exit_status, message, remote_addr, user_agent, expiries,
+                              reported_values)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    for row in &batch.journal {
+        if !changed.contains_key(&row.check) {
+            let head = heads.get(&row.check).copied().unwrap_or_default();
+            changed.insert(row.check.clone(), head);
+        }
+        let Some(head) = changed.get_mut(&row.check) else {
+            continue;
+        };
+        let p = &row.ping;
+        insert.execute(params![
+            row.seq as i64,
+            row.check,
+            head.seq.map(|s| s as i64),
+            row.at,
+            p.kind.as_str(),
+            p.rid,
+            p.records.map(|n| n as i64),
+            p.reason.map(FailReason::as_str),
+            p.exit_status,
+            p.message,
+            row.remote_addr,
+            row.user_agent,
+            pairs_to_json(&p.expiries),
+            pairs_to_json(&p.values),
+        ])?;
+        head.seq = Some(row.seq);
+        head.rows += 1;
+        head.tail.get_or_insert(row.seq);
+    }
+    Ok(())
+}
+
+/// `[[name, number], ...]`, or NULL for none.
+fn pairs_to_json(pairs: &[(String, f64)]) -> Option<String> {
+    if pairs.is_empty() {
+        return None;
+    }
+    serde_json::to_string(pairs).ok()
+}
+
+/// Whole rows, not deltas: writing one again is harmless.
+fn save_states(
+    tx: &Transaction<'_>,
+    heads: &HashMap<String, Head>,
+    changed: &mut HashMap<String, Head>,
+    batch: &Batch,
+    through: u64,
+) -> rusqlite::Result<()> {
     let mut upsert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO checks VALUES
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+        "INSERT OR REPLACE INTO checks (name, first_configured, removed_at, last_success,
+             last_failure, last_failure_reason, last_start, last_duration, pings_success,
+             pings_fail, pings_start, pings_log, records, failures_auth, failures_rate_limit,
+             failures_timeout, failures_upstream, failures_validation, failures_other,
+             failures_exit_code, runs, expiries, consecutive_failures,
+             last_failure_exit_status, last_success_duration, reported_values, journal_seq,
+             head_seq, journal_rows, tail_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     )?;
     for (name, s) in &batch.states {
+        let mut head = (changed.get(name).or_else(|| heads.get(name)))
+            .copied()
+            .unwrap_or_default();
+        head.checkpointed = through;
+        changed.insert(name.clone(), head);
         upsert.execute(params![
             name,
             s.first_configured,
@@ -111,7 +224,143 @@ fn save_states(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
             s.last_failure_exit_status,
             s.last_success_duration,
             values_to_json(&s.values),
+            through as i64,
+            head.seq.map(|s| s as i64),
+            head.rows as i64,
+            head.tail.map(|s| s as i64),
         ])?;
+    }
+    Ok(())
+}
+
+/// Keeps the newest `history_limit` journal entries of every check with
+/// more than that and half as many again (so each check is trimmed in
+/// runs, not on every checkpoint), within a budget of
+/// [`MAX_TRIMMED_PER_CHECKPOINT`] entries per call. The newest entries are
+/// found through the check's chain of `prev` links; the older ones are
+/// deleted as a range of sequence numbers when they are most of that range
+/// (a busy check), else one by one along the chain. The rid of a trimmed
+/// entry moves to `rid_log`. Runs in a checkpoint, so every trimmed entry
+/// is already reflected in its check's row; the new counts and oldest
+/// entries are written to the rows of the checks trimmed.
+fn trim_journal(
+    tx: &Transaction<'_>,
+    heads: &HashMap<String, Head>,
+    changed: &mut HashMap<String, Head>,
+    batch: &Batch,
+) -> rusqlite::Result<()> {
+    let keep = batch.history_limit as u64;
+    let slack = (keep / 2).max(16);
+    let mut over: Vec<(String, Head)> = heads
+        .iter()
+        .filter(|(name, _)| !changed.contains_key(*name))
+        .chain(changed.iter())
+        .filter(|(_, head)| head.rows > keep + slack)
+        .map(|(name, head)| (name.clone(), *head))
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    over.sort_by_key(|(_, head)| std::cmp::Reverse(head.rows));
+    let mut read = tx.prepare_cached("SELECT prev, kind, rid, at FROM journal WHERE seq = ?1")?;
+    let mut delete = tx.prepare_cached("DELETE FROM journal WHERE seq = ?1")?;
+    let mut keep_rid = tx.prepare_cached(
+        "INSERT OR IGNORE INTO rid_log (seq, check_name, kind, rid, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut keep_rids = tx.prepare_cached(
+        "INSERT OR IGNORE INTO rid_log (seq, check_name, kind, rid, at)
+         SELECT seq, check_name, kind, rid, at FROM journal
+         WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1 AND rid IS NOT NULL",
+    )?;
+    let mut delete_range =
+        tx.prepare_cached("DELETE FROM journal WHERE seq BETWEEN ?2 AND ?3 AND check_name = ?1")?;
+    let mut save =
+        tx.prepare_cached("UPDATE checks SET journal_rows = ?2, tail_seq = ?3 WHERE name = ?1")?;
+    type Entry = (Option<i64>, String, Option<String>, f64);
+    let mut budget = MAX_TRIMMED_PER_CHECKPOINT as u64;
+    let mut span_budget = MAX_TRIM_SPAN_PER_CHECKPOINT;
+    for (name, mut head) in over {
+        if budget == 0 && span_budget == 0 {
+            break;
+        }
+        // The newest `keep` entries stay; `oldest_kept` is the last of them.
+        let mut cursor = head.seq;
+        let mut oldest_kept = None;
+        let mut kept = 0;
+        while let Some(seq) = cursor {
+            // Entries newer than the check's checkpoint are kept too: a
+            // recovery applies them again.
+            if kept >= keep && seq <= head.checkpointed {
+                break;
+            }
+            let prev: Option<Option<i64>> =
+                read.query_row([seq as i64], |row| row.get(0)).optional()?;
+            let Some(prev) = prev else { break };
+            oldest_kept = Some(seq);
+            cursor = prev.map(|s| s as u64);
+            kept += 1;
+        }
+        let Some(newest_trimmed) = cursor else {
+            head.rows = kept;
+            head.tail = oldest_kept;
+            save.execute(params![name, head.rows as i64, head.tail.map(|s| s as i64)])?;
+            changed.insert(name, head);
+            continue;
+        };
+        let tail = head.tail.unwrap_or(newest_trimmed).min(newest_trimmed);
+        let span = newest_trimmed - tail + 1;
+        let trimmed = head.rows.saturating_sub(kept);
+        if trimmed * 4 >= span && span_budget > 0 {
+            // A busy check: most of the range is its own entries. A span
+            // past the budget is trimmed from its old end.
+            let end = newest_trimmed.min(tail + span_budget - 1);
+            let bounds = params![name, tail as i64, end as i64];
+            keep_rids.execute(bounds)?;
+            let deleted = delete_range.execute(bounds)? as u64;
+            span_budget -= end - tail + 1;
+            if end == newest_trimmed {
+                head.rows = kept;
+                head.tail = oldest_kept;
+            } else {
+                head.rows = head.rows.saturating_sub(deleted).max(kept);
+                head.tail = Some(end + 1);
+            }
+        } else {
+            let mut ended = false;
+            let mut trimmed = 0u64;
+            while let Some(seq) = cursor {
+                if budget == 0 {
+                    break;
+                }
+                let entry: Option<Entry> = read
+                    .query_row([seq as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .optional()?;
+                let Some((prev, kind, rid, at)) = entry else {
+                    ended = true; // trimmed before: the chain ends here
+                    break;
+                };
+                if let Some(rid) = rid {
+                    keep_rid.execute(params![seq as i64, name, kind, rid, at])?;
+                }
+                delete.execute([seq as i64])?;
+                trimmed += 1;
+                budget -= 1;
+                cursor = prev.map(|s| s as u64);
+                ended = cursor.is_none();
+            }
+            // Once the walk reached the end of the chain, its count is the truth.
+            if ended {
+                head.rows = kept;
+                head.tail = oldest_kept;
+            } else {
+                head.rows = head.rows.saturating_sub(trimmed).max(kept);
+                head.tail = cursor;
+            }
+        }
+        save.execute(params![name, head.rows as i64, head.tail.map(|s| s as i64)])?;
+        changed.insert(name, head);
     }
     Ok(())
 }
@@ -120,8 +369,8 @@ fn purge(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
     for name in &batch.purged {
         for sql in [
             "DELETE FROM checks WHERE name = ?1",
-            "DELETE FROM rids WHERE check_name = ?1",
-            "DELETE FROM history WHERE check_name = ?1",
+            "DELETE FROM journal WHERE check_name = ?1",
+            "DELETE FROM rid_log WHERE check_name = ?1",
             "DELETE FROM record_events WHERE check_name = ?1",
             "DELETE FROM run_buckets WHERE check_name = ?1",
         ] {
@@ -131,52 +380,12 @@ fn purge(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn save_rids(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO rids VALUES (?1, ?2, ?3, ?4)")?;
-    for row in &batch.rids {
-        insert.execute(params![row.check, row.kind.as_str(), row.rid, row.at])?;
-    }
-    Ok(())
-}
-
-fn save_history(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO history (check_name, at, kind, rid, records, reason, exit_status,
-                              message, remote_addr, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?;
-    for h in &batch.history {
-        insert.execute(params![
-            h.check,
-            h.at,
-            h.kind.as_str(),
-            h.rid,
-            h.records.map(|n| n as i64),
-            h.reason.map(FailReason::as_str),
-            h.exit_status,
-            h.message,
-            h.remote_addr,
-            h.user_agent,
-        ])?;
-    }
-    Ok(())
-}
-
-/// Keeps the newest `history_limit` rows of every check the batch added to.
-fn trim_history(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
-    let mut touched: Vec<&str> = Vec::new();
-    for h in &batch.history {
-        if !touched.contains(&h.check.as_str()) {
-            touched.push(&h.check);
-        }
-    }
-    let mut trim = tx.prepare_cached(
-        "DELETE FROM history WHERE check_name = ?1 AND id <= (
-             SELECT id FROM history WHERE check_name = ?1
-             ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    )?;
-    for check in touched {
-        trim.execute(params![check, batch.history_limit as i64])?;
+/// Rids the writer forgot: their `rid_log` rows (an entry still in the
+/// journal keeps its rid, as history).
+fn forget_rids(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
+    let mut delete = tx.prepare_cached("DELETE FROM rid_log WHERE seq = ?1")?;
+    for seq in &batch.forget_rids {
+        delete.execute([*seq as i64])?;
     }
     Ok(())
 }
@@ -186,6 +395,23 @@ fn save_record_events(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<(
     for e in &batch.record_events {
         insert.execute(params![e.check, e.at, e.records as i64])?;
     }
+    Ok(())
+}
+
+/// Record events are appended in arrival order, so the old ones are a
+/// prefix of the table: found from its start, deleted as a range.
+fn prune_record_events(tx: &Transaction<'_>, before: f64) -> rusqlite::Result<()> {
+    let first_young: Option<i64> = tx
+        .query_row(
+            "SELECT rowid FROM record_events WHERE at >= ?1 ORDER BY rowid LIMIT 1",
+            [before],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match first_young {
+        Some(rowid) => tx.execute("DELETE FROM record_events WHERE rowid < ?1", [rowid])?,
+        None => tx.execute("DELETE FROM record_events", [])?,
+    };
     Ok(())
 }
 
@@ -234,41 +460,4 @@ fn expiries_to_json(expiries: &BTreeMap<String, f64>) -> String {
         return "{}".into();
     }
     serde_json::to_string(expiries).unwrap_or_else(|_| "{}".into())
-}
-
-/// Forgets rids older than `before`, except each check's newest
-/// [`RID_MIN_COUNT`], and any beyond each check's newest [`RID_MAX_COUNT`];
-/// only checks with more than [`RID_MIN_COUNT`] need work.
-fn prune_rids(tx: &Transaction<'_>, before: f64) -> rusqlite::Result<()> {
-    let crowded: Vec<String> = tx
-        .prepare_cached("SELECT check_name FROM rids GROUP BY check_name HAVING count(*) > ?1")?
-        .query_map([RID_MIN_COUNT as i64], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for check in crowded {
-        // Older than `before` and beyond the newest RID_MIN_COUNT...
-        if let Some(cutoff) = nth_newest_rid_at(tx, &check, RID_MIN_COUNT)? {
-            tx.execute(
-                "DELETE FROM rids WHERE check_name = ?1 AND at < ?2 AND at < ?3",
-                params![check, before, cutoff],
-            )?;
-        }
-        // ...and beyond the newest RID_MAX_COUNT whatever their age, as in memory.
-        if let Some(cap) = nth_newest_rid_at(tx, &check, RID_MAX_COUNT)? {
-            tx.execute(
-                "DELETE FROM rids WHERE check_name = ?1 AND at < ?2",
-                params![check, cap],
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// When `check`'s `n`-th newest rid was accepted, if it has that many.
-fn nth_newest_rid_at(tx: &Transaction<'_>, check: &str, n: usize) -> rusqlite::Result<Option<f64>> {
-    tx.query_row(
-        "SELECT at FROM rids WHERE check_name = ?1 ORDER BY at DESC LIMIT 1 OFFSET ?2",
-        params![check, n as i64 - 1],
-        |row| row.get(0),
-    )
-    .optional()
 }
