@@ -49,4 +49,32 @@
           (up{%(sel)s} == 1)
       )
     |||, 'METRIC', metric)),
+
+  // The series of `metric` from the replica(s) whose `timestamp` equals
+  // `newest` (the recording rule of its maximum across replicas): what the
+  // newest report, success or failure said, wherever it landed. `and` keeps
+  // only the replica holding it (instance and pod included; `matching`
+  // names labels only `metric` has); max if two replicas tie. With
+  // `remember`, a vanished replica's series count for memoryLong.
+  fromNewest(config, metric, timestamp, newest, remember=true, matching='')::
+    local series(m) =
+      if remember then 'last_over_time(%s{%%(sel)s}[%%(long)s])' % m else '%s{%%(sel)s}' % m;
+    local text = |||
+      max %(without)s (
+          METRIC
+        andMATCHING
+          (
+              TIMESTAMP
+            == %(ignoring)s group_left ()
+              NEWEST
+          )
+      )
+    |||;
+    local fill(t, pairs) = std.foldl(function(acc, p) std.strReplace(acc, p[0], p[1]), pairs, t);
+    $.expr(config, fill(text, [
+      ['METRIC', series(metric)],
+      ['MATCHING', matching],
+      ['TIMESTAMP', series(timestamp)],
+      ['NEWEST', newest],
+    ])),
 }

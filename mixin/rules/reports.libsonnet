@@ -10,21 +10,13 @@ local promql = import '../lib/promql.libsonnet';
   local record(name, text) = promql.record(config, name, text),
   local configValue(name, metric) = promql.configValue(config, name, metric),
 
-  // The series of the replica that holds the newest report of each value
-  // (`and` on every label, instance and pod included); max if two replicas
-  // report at the same instant. A vanished replica is remembered for
-  // memoryLong, like the timestamps.
-  local fromNewestReport(metric) = |||
-    max %(without)s (
-        last_over_time(METRIC{%(sel)s}[%(long)s])
-      and
-        (
-            last_over_time(deadman_check_value_timestamp_seconds{%(sel)s}[%(long)s])
-          == %(ignoring)s group_left ()
-            job_check_name:deadman_check_value_timestamp_seconds:max
-        )
-    )
-  |||,
+  // The series of the replica that holds the newest report of each value.
+  local fromNewestReport(metric) = promql.fromNewest(
+    config,
+    metric,
+    'deadman_check_value_timestamp_seconds',
+    'job_check_name:deadman_check_value_timestamp_seconds:max',
+  ),
 
   reportRecordingRules:: [
     // ---- Declared values, one series per value: {job, check, name}.
@@ -40,20 +32,20 @@ local promql = import '../lib/promql.libsonnet';
     // reconciliation that found 37 unmatched invoices on one replica and 0
     // an hour later on the other has 0 unmatched invoices.
     record('job_check_name:deadman_check_value:latest',
-           std.strReplace(fromNewestReport('METRIC'), 'METRIC', 'deadman_check_value')),
+           fromNewestReport('deadman_check_value')),
 
     // When that report goes stale (its time plus the check's period and
     // grace, computed by the exporter): a value older than one run of the
     // check stops its alert, so a job that stopped reporting a value does
     // not keep an old incident open. The check itself still goes late.
     record('job_check_name:deadman_check_value_stale_timestamp_seconds:latest',
-           std.strReplace(fromNewestReport('METRIC'), 'METRIC', 'deadman_check_value_stale_timestamp_seconds')),
+           fromNewestReport('deadman_check_value_stale_timestamp_seconds')),
 
     // Since when the newest report's replica has seen the value out of
     // range (present only while its last report is out of range): the
     // start of the value's own `for`.
     record('job_check_name:deadman_check_value_out_of_range_since_timestamp_seconds:latest',
-           std.strReplace(fromNewestReport('METRIC'), 'METRIC', 'deadman_check_value_out_of_range_since_timestamp_seconds')),
+           fromNewestReport('deadman_check_value_out_of_range_since_timestamp_seconds')),
 
     // Configured bounds and `for`: config values.
     configValue('job_check_name:deadman_check_value_min:max', 'deadman_check_value_min'),
@@ -120,17 +112,13 @@ local promql = import '../lib/promql.libsonnet';
     // The exit status of the newest failure (absent when it had none), from
     // the replica that recorded it: named in DeadmanCheckFailing's
     // description.
-    record('job_check:deadman_check_last_failure_exit_status:latest', |||
-      max %(without)s (
-          deadman_check_last_failure_exit_status{%(sel)s}
-        and
-          (
-              deadman_check_last_failure_timestamp_seconds{%(sel)s}
-            == %(ignoring)s group_left ()
-              job_check:deadman_check_last_failure_timestamp_seconds:max
-          )
-      )
-    |||),
+    record('job_check:deadman_check_last_failure_exit_status:latest', promql.fromNewest(
+      config,
+      'deadman_check_last_failure_exit_status',
+      'deadman_check_last_failure_timestamp_seconds',
+      'job_check:deadman_check_last_failure_timestamp_seconds:max',
+      remember=false,
+    )),
 
     // ---- max_failure_ratio: runs and failed runs in the check's
     // failure_ratio_window, counted by each replica for the runs it saw,
@@ -150,17 +138,12 @@ local promql = import '../lib/promql.libsonnet';
     // ---- min_runtime: the duration of the newest success (from its start
     // ping), from the replica that recorded it. Absent when that success
     // had no start ping: a run that was never timed cannot be too short.
-    record('job_check:deadman_check_last_success_duration_seconds:latest', |||
-      max %(without)s (
-          last_over_time(deadman_check_last_success_duration_seconds{%(sel)s}[%(long)s])
-        and
-          (
-              last_over_time(deadman_check_last_success_timestamp_seconds{%(sel)s}[%(long)s])
-            == %(ignoring)s group_left ()
-              job_check:deadman_check_last_success_timestamp_seconds:max
-          )
-      )
-    |||),
+    record('job_check:deadman_check_last_success_duration_seconds:latest', promql.fromNewest(
+      config,
+      'deadman_check_last_success_duration_seconds',
+      'deadman_check_last_success_timestamp_seconds',
+      'job_check:deadman_check_last_success_timestamp_seconds:max',
+    )),
     configValue('job_check:deadman_check_min_runtime_seconds:max', 'deadman_check_min_runtime_seconds'),
   ],
 }

@@ -126,17 +126,14 @@ local promql = import '../lib/promql.libsonnet';
     // newest one. If that replica is currently not scraped, the reason
     // is unknown rather than an older reason from another replica. Used
     // by the descriptions and by DeadmanCheckAuthFailing.
-    record('job_check_reason:deadman_check_last_failure_info:max', |||
-      max %(without)s (
-          deadman_check_last_failure_info{%(sel)s}
-        and ignoring (reason)
-          (
-              deadman_check_last_failure_timestamp_seconds{%(sel)s}
-            == %(ignoring)s group_left ()
-              job_check:deadman_check_last_failure_timestamp_seconds:max
-          )
-      )
-    |||),
+    record('job_check_reason:deadman_check_last_failure_info:max', promql.fromNewest(
+      config,
+      'deadman_check_last_failure_info',
+      'deadman_check_last_failure_timestamp_seconds',
+      'job_check:deadman_check_last_failure_timestamp_seconds:max',
+      remember=false,
+      matching=' ignoring (reason)',
+    )),
 
     // Start time of the oldest run that is really still running. With
     // several replicas, a run's /start ping and its finishing ping can

@@ -131,6 +131,20 @@ impl From<TableFile> for RawFile {
     }
 }
 
+impl From<ReadFile> for RawFile {
+    fn from(file: ReadFile) -> RawFile {
+        RawFile {
+            allow_no_checks: file.allow_no_checks,
+            defaults: file.defaults,
+            storage: file.storage,
+            badges: file.badges,
+            check: (file.check.into_iter())
+                .map(|c| (c.span().start, CheckSource::Read(c.into_inner())))
+                .collect(),
+        }
+    }
+}
+
 /// [`TableFile`] with its checks read straight into [`RawCheck`]s: one pass
 /// over the text instead of a table per check read again, for a file
 /// whose checks all deserialize (the usual case). When any does not, the
@@ -271,16 +285,8 @@ impl Config {
     /// [`Config::parse_with`] on the whole text at once, on one thread:
     /// what every file with an error (and every small one) goes through.
     fn parse_whole(text: &str, base_dir: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
-        let raw = match toml::from_str::<ReadFile>(text) {
-            Ok(read) => RawFile {
-                allow_no_checks: read.allow_no_checks,
-                defaults: read.defaults,
-                storage: read.storage,
-                badges: read.badges,
-                check: (read.check.into_iter())
-                    .map(|c| (c.span().start, CheckSource::Read(c.into_inner())))
-                    .collect(),
-            },
+        let raw: RawFile = match toml::from_str::<ReadFile>(text) {
+            Ok(read) => read.into(),
             Err(_) => toml::from_str::<TableFile>(text)
                 .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string())))?
                 .into(),
@@ -293,12 +299,14 @@ impl Config {
             read: &read,
         };
         let mut errors = ErrorList::default();
-
-        let defaults = validate_defaults(raw.defaults, &lines, tokens, &mut errors);
-        let storage = validate_storage(raw.storage, &mut errors);
-        let badges = (raw.badges)
-            .and_then(|table| errors.take(deserialize_table::<RawBadges>(table, "[badges]")))
-            .and_then(|raw| validate_badges(raw, tokens, &mut errors));
+        let (defaults, storage, badges) = validate_tables(
+            raw.defaults,
+            raw.storage,
+            raw.badges,
+            &lines,
+            tokens,
+            &mut errors,
+        );
         if raw.check.is_empty() && !raw.allow_no_checks {
             errors.push(ConfigError::NoChecks);
         }
@@ -451,6 +459,28 @@ fn deserialize_table<T: for<'de> Deserialize<'de>>(
         };
         invalid(location, &field, message.trim_end().to_string())
     })
+}
+
+/// The tables around the checks (`[defaults]`, `[storage]`, `[badges]`),
+/// validated the same way whether the file is read whole or in pieces.
+fn validate_tables(
+    defaults: Option<toml::Spanned<toml::Table>>,
+    storage: Option<RawStorage>,
+    badges: Option<toml::Table>,
+    lines: &LineIndex,
+    tokens: TokenLoader,
+    errors: &mut ErrorList,
+) -> (
+    Defaults,
+    StorageSettings,
+    Option<crate::badge_key::BadgeKeys>,
+) {
+    let defaults = validate_defaults(defaults, lines, tokens, errors);
+    let storage = validate_storage(storage, errors);
+    let badges = badges
+        .and_then(|table| errors.take(deserialize_table::<RawBadges>(table, "[badges]")))
+        .and_then(|raw| validate_badges(raw, tokens, errors));
+    (defaults, storage, badges)
 }
 
 /// `[defaults]`, every error recorded; what is valid in it still applies,

@@ -23,8 +23,8 @@ use super::error::ErrorList;
 use super::secrets::TokenLoader;
 use super::source::LineIndex;
 use super::{
-    valid_check_name, validate_badges, validate_check, validate_defaults, validate_storage, Check,
-    Config, Defaults, RawBadges, RawCheck, RawStorage, Secrets,
+    valid_check_name, validate_check, validate_tables, Check, Config, Defaults, RawCheck,
+    RawStorage, Secrets,
 };
 
 /// Smaller files are read whole: it takes a few milliseconds.
@@ -75,11 +75,14 @@ pub(super) fn read(text: &str, base_dir: &Path, secrets: Secrets) -> Option<Conf
         read: &read,
     };
     let mut errors = ErrorList::default();
-    let defaults = validate_defaults(head.defaults, &lines, tokens, &mut errors);
-    let storage = validate_storage(head.storage, &mut errors);
-    let badges = (head.badges)
-        .and_then(|table| errors.take(super::deserialize_table::<RawBadges>(table, "[badges]")))
-        .and_then(|raw| validate_badges(raw, tokens, &mut errors));
+    let (defaults, storage, badges) = validate_tables(
+        head.defaults,
+        head.storage,
+        head.badges,
+        &lines,
+        tokens,
+        &mut errors,
+    );
     errors.finish(()).ok()?;
     let _ = head.allow_no_checks; // there are checks
 
