@@ -28,7 +28,8 @@
 //!   of the ping API, for cron jobs and scripts.
 //! * [`auth`] — ping tokens; [`badge_key`] — the keys in public badge
 //!   URLs; [`docs`] — the `deadman docs` inventory;
-//!   [`text`] — HTML escaping and timestamps; [`clock`] — injectable time;
+//!   [`text`] — HTML escaping and timestamps; [`name_hash`] — hashing
+//!   check names; [`clock`] — injectable time;
 //!   [`allocator`] — giving memory back after scrapes and config reads.
 //!
 //! The binary (`main.rs`) only parses flags, builds a [`Server`] and calls
@@ -46,6 +47,7 @@ pub mod exposition;
 pub mod live_config;
 pub mod metrics;
 pub mod model;
+pub mod name_hash;
 pub mod state;
 pub mod store;
 mod string_enum;
@@ -67,7 +69,7 @@ use crate::config::Config;
 use crate::live_config::{LiveConfig, Reloaded};
 use crate::metrics::Metrics;
 use crate::store::writer::{self, WriterHandle, WriterParts};
-use crate::store::{Store, StoreError};
+use crate::store::{Opened, StoreError};
 pub use crate::web::limits::ConnectionLimits;
 use crate::web::router::App;
 use crate::web_config::watch::WebConfigWatch;
@@ -153,14 +155,19 @@ impl Control {
 }
 
 impl Server {
-    /// Starts the writer thread, which loads `store` in the background; until
-    /// it has, `/-/ready` and pings answer 503.
-    pub fn new(config: Config, options: Options, store: Box<dyn Store>) -> std::io::Result<Server> {
+    /// Starts the writer thread, which loads `store` in the background (or
+    /// takes what [`store::Loading`] has read meanwhile); until it has,
+    /// `/-/ready` and pings answer 503.
+    pub fn new(
+        config: Config,
+        options: Options,
+        store: impl Into<Opened>,
+    ) -> std::io::Result<Server> {
         let metrics = Arc::new(Metrics::new());
         let config = Arc::new(config);
         let (publisher, state) = crate::state::channel();
         let spawned = writer::spawn(WriterParts {
-            store,
+            store: store.into(),
             config: Arc::clone(&config),
             publisher,
             metrics: metrics.storage.clone(),

@@ -11,9 +11,15 @@
 
 use std::sync::{Arc, RwLock};
 
+use imbl::shared_ptr::DefaultSharedPtr;
+
 use crate::model::expectations::RecordEvents;
 use crate::model::failure_ratio::RunBuckets;
 use crate::model::CheckState;
+use crate::name_hash::NameHash;
+
+/// Check name → view.
+type CheckMap = imbl::GenericHashMap<Arc<str>, Arc<CheckView>, NameHash, DefaultSharedPtr>;
 
 /// One check as readers see it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -35,7 +41,7 @@ pub struct StateSnapshot {
     /// Keyed by check name. `Arc` values so that copying a node of the map
     /// (when the writer changes a check next to an unchanged one) copies
     /// pointers, never check state.
-    checks: imbl::HashMap<Arc<str>, Arc<CheckView>>,
+    checks: CheckMap,
 }
 
 impl StateSnapshot {

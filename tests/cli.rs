@@ -48,6 +48,39 @@ fn invalid_config_at_startup_exits_1_with_the_reason() {
     );
 }
 
+/// The store is read while the config is parsed, but only one that exists
+/// already: an invalid config creates no storage, and beside a running
+/// exporter (which holds the store) it is still the config that is reported.
+#[test]
+fn an_invalid_config_creates_no_storage_and_is_reported_first() {
+    let dir = dir_with_config("[[check]]\nname = \"x\"\nevery = \"1m\"\n");
+    let out = run_once(dir.path(), "127.0.0.1:0");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("data").exists(), "storage was created");
+
+    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("config");
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    let response = send(&address, "GET", "/ping/orders");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    std::fs::write(dir.path().join("deadman.toml"), "[[check]]\nname = \"x\"\n").expect("config");
+    let out = run_once(dir.path(), "127.0.0.1:0");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("check \"x\" (line 1)"), "{stderr}");
+    stop_cleanly(&mut child, "TERM");
+
+    std::fs::write(dir.path().join("deadman.toml"), CONFIG).expect("config");
+    let (mut child, address, _logs) = start(dir.path(), &[]);
+    wait_ready(&address);
+    let metrics = send(&address, "GET", "/metrics");
+    assert!(
+        metrics.contains("deadman_check_pings_total{check=\"orders\",kind=\"success\"} 1\n"),
+        "{metrics}"
+    );
+    stop_cleanly(&mut child, "TERM");
+}
+
 #[test]
 fn missing_config_file_exits_1() {
     let out = Command::new(BIN)

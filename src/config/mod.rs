@@ -75,7 +75,7 @@ pub struct Config {
     /// Checks in file order (the order the landing page and docs use).
     pub checks: Vec<Arc<Check>>,
     /// Name → position in `checks`, for O(1) lookup on every ping.
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, crate::name_hash::NameHash>,
     /// Positions in `checks` in name order, for scrapes.
     by_name: Vec<usize>,
     /// How much history is kept, and for how long removed checks are kept.

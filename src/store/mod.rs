@@ -14,9 +14,11 @@
 //! * [`sqlite`] — the durable store.
 //! * [`working_set`] — the writer's in-memory copy: pings → batches (pure);
 //!   [`rid_index`] — its compact, exact memory of run ids.
-//! * [`writer`] — the thread, and the [`WriterHandle`] handlers talk to.
+//! * [`writer`] — the thread, and the [`WriterHandle`] handlers talk to;
+//!   [`loading`] — reading the stored state while the config is parsed.
 
 pub mod error;
+pub mod loading;
 pub mod rid_index;
 pub mod seam;
 pub mod sqlite;
@@ -27,6 +29,7 @@ pub mod writer;
 // each other directly (`super::seam::Batch`), never through this file, so
 // the module graph has no cycles.
 pub use error::StoreError;
+pub use loading::{Loading, Opened};
 pub use rid_index::RidKey;
 pub use seam::{
     Batch, HistoryRow, JournalRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot, Store,

@@ -25,6 +25,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 
 use crate::model::recent_rids::{RID_MAX_COUNT, RID_MIN_AGE, RID_MIN_COUNT};
 use crate::model::Kind;
+use crate::name_hash::NameHash;
 
 /// Bits of a slot that hold the sequence number; the rest is fingerprint.
 const SEQ_BITS: u32 = 40;
@@ -49,7 +50,7 @@ pub struct RidIndex {
     slots: Vec<u64>,
     len: usize,
     /// Per check, its rids' slots in arrival order, for retention.
-    order: HashMap<Box<str>, VecDeque<u64>>,
+    order: HashMap<Box<str>, VecDeque<u64>, NameHash>,
     /// (minute start, first sequence number of that minute), oldest first,
     /// for the last two days: how old a sequence number is.
     minutes: VecDeque<(f64, u64)>,
@@ -59,12 +60,19 @@ pub struct RidIndex {
     keys: Option<HashMap<u64, RidKey>>,
 }
 
+impl RidKey {
+    /// Whether this is the key of `rid` sent as a `kind` ping to `check`.
+    pub fn is(&self, check: &str, kind: Kind, rid: &str) -> bool {
+        self.kind == kind && self.check == check && self.rid == rid
+    }
+}
+
 impl Default for RidIndex {
     fn default() -> Self {
         RidIndex {
             slots: Vec::new(),
             len: 0,
-            order: HashMap::new(),
+            order: HashMap::default(),
             minutes: VecDeque::new(),
             hasher: RandomState::new(),
             keys: None,
@@ -181,6 +189,12 @@ impl RidIndex {
         let Some(order) = self.order.get_mut(check) else {
             return (Vec::new(), 0);
         };
+        if order.len() == order.capacity() {
+            // A quarter more, not double: with tens of thousands of checks
+            // these lists are most of the index, and doubling left a third
+            // of them empty on average.
+            order.reserve_exact((order.len() / 4).max(4));
+        }
         order.push_back(slot);
         let mut forgotten = Vec::new();
         let mut early = 0;

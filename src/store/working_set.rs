@@ -24,6 +24,7 @@ use crate::config::{Check, Config};
 use crate::model::expectations::RECORD_RETENTION;
 use crate::model::failure_ratio::{minute_of, RunBucket, MAX_RATIO_WINDOW};
 use crate::model::{CheckState, Kind, Ping};
+use crate::name_hash::NameHash;
 use crate::state::StateSnapshot;
 
 /// A ping that passed lookup, auth and parsing.
@@ -55,8 +56,9 @@ pub const CHECKPOINT_MAX_STATES: usize = 5_000;
 /// Reads back the rid of a journal entry, to confirm a fingerprint match.
 pub type Confirm<'a> = dyn FnMut(u64) -> Result<Option<RidKey>, StoreError> + 'a;
 
-/// Whether a rid (its hash and key) was accepted before; `None` in a replay.
-type Seen<'a> = Option<&'a mut dyn FnMut(u64, &RidKey) -> Result<bool, StoreError>>;
+/// Whether a rid (its hash, check, kind and rid) was accepted before;
+/// `None` in a replay.
+type Seen<'a> = Option<&'a mut dyn FnMut(u64, &str, Kind, &str) -> Result<bool, StoreError>>;
 
 /// What a committed batch of pings changes in memory.
 #[derive(Debug, Default)]
@@ -64,10 +66,39 @@ pub struct Effects {
     states: Vec<(String, CheckState)>,
     record_events: Vec<RecordEvent>,
     run_buckets: Vec<RunBucketRow>,
-    /// (check, hash, seq, at, key) of each accepted rid.
-    rids: Vec<(String, u64, u64, f64, RidKey)>,
+    /// (check, hash, seq, at, key) of each accepted rid; the key only for
+    /// an index that keeps keys (most stores read rids back instead).
+    rids: Vec<(String, u64, u64, f64, Option<RidKey>)>,
     /// The last sequence number used, and when.
     last: Option<(u64, f64)>,
+}
+
+/// A working set read from a store, before the config is known: the
+/// journal entries after the checkpoint are applied under the config
+/// ([`Unconfigured::configure`]), since what a ping changes depends on it.
+pub struct Unconfigured {
+    /// The checkpoint as stored, rids included.
+    set: WorkingSet,
+    /// Journal entries newer than the checkpoint, oldest first.
+    replay: Vec<JournalRow>,
+    /// How many checks the store held, for the startup log and metric.
+    restored_checks: usize,
+}
+
+impl Unconfigured {
+    /// How many checks the store held.
+    pub fn restored_checks(&self) -> usize {
+        self.restored_checks
+    }
+
+    /// Applies the journal entries after the checkpoint under `config`,
+    /// then forgets rids past retention.
+    pub fn configure(self, config: &Config, now: f64) -> WorkingSet {
+        let mut set = self.set;
+        set.replay(self.replay, config, now);
+        set.prune_rids(now);
+        set
+    }
 }
 
 /// All check state as the writer holds it.
@@ -82,7 +113,7 @@ pub struct WorkingSet {
     /// The last journal sequence number used.
     last_seq: u64,
     /// Checks changed since the last checkpoint.
-    dirty: HashSet<String>,
+    dirty: HashSet<String, NameHash>,
     /// Record events and run buckets since the last checkpoint.
     pending_events: Vec<RecordEvent>,
     pending_buckets: HashSet<(String, i64)>,
@@ -95,9 +126,15 @@ pub struct WorkingSet {
 impl WorkingSet {
     /// The state a store held at startup: its checkpoint, then every
     /// journal entry after it applied again, under `config`. `keep_keys`
-    /// when the store cannot read rids back. Returns how many rids younger
-    /// than a day were forgotten to respect the cap.
+    /// when the store cannot read rids back.
     pub fn restore(snapshot: Snapshot, config: &Config, keep_keys: bool, now: f64) -> WorkingSet {
+        WorkingSet::read(snapshot, keep_keys).configure(config, now)
+    }
+
+    /// The first half of [`Self::restore`], which needs no config, so it
+    /// can run while the config is parsed: the checkpoint as stored, and
+    /// the journal entries after it, not yet applied.
+    pub fn read(snapshot: Snapshot, keep_keys: bool) -> Unconfigured {
         let mut set = WorkingSet {
             rids: match keep_keys {
                 true => RidIndex::keeping_keys(),
@@ -106,6 +143,7 @@ impl WorkingSet {
             last_seq: snapshot.last_seq,
             ..WorkingSet::default()
         };
+        let restored_checks = snapshot.checks.len();
         for (name, state) in snapshot.checks {
             set.checks.entry(&name).state = state;
         }
@@ -120,9 +158,11 @@ impl WorkingSet {
             }
         }
         set.restore_rids(snapshot.rids);
-        set.replay(snapshot.replay, config, now);
-        set.prune_rids(now);
-        set
+        Unconfigured {
+            set,
+            replay: snapshot.replay,
+            restored_checks,
+        }
     }
 
     /// Forgets rids past retention in checks that were not pinged since.
@@ -257,14 +297,14 @@ impl WorkingSet {
         confirm: &mut Confirm<'_>,
     ) -> Result<(Batch, Vec<Outcome>, Effects), StoreError> {
         let jobs: Vec<&PingJob> = jobs.into_iter().collect();
-        let mut seen = |hash: u64, key: &RidKey| -> Result<bool, StoreError> {
+        let mut seen = |hash: u64, check: &str, kind: Kind, rid: &str| {
             for seq in self.rids.candidates(hash) {
                 let stored = match self.rids.key_at(seq) {
                     Some(stored) => Some(stored.clone()),
                     None if self.rids.keeps_keys() => None,
                     None => confirm(seq)?,
                 };
-                if stored.as_ref() == Some(key) {
+                if stored.is_some_and(|key| key.is(check, kind, rid)) {
                     return Ok(true);
                 }
             }
@@ -295,7 +335,7 @@ impl WorkingSet {
             ..Batch::default()
         };
         let mut effects = Effects::default();
-        let mut work: HashMap<&str, CheckState> = HashMap::new();
+        let mut work: HashMap<&str, CheckState, NameHash> = HashMap::default();
         let mut buckets: HashMap<(&str, i64), RunBucket> = HashMap::new();
         let mut batch_rids: HashSet<(&str, Kind, &str)> = HashSet::new();
         let mut outcomes = Vec::with_capacity(jobs.len());
@@ -303,17 +343,18 @@ impl WorkingSet {
         for job in jobs {
             let check = job.check.as_str();
             if let (Some(rid), Some(seen)) = (job.ping.rid.as_deref(), seen.as_mut()) {
-                let key = RidKey {
-                    check: job.check.clone(),
-                    kind: job.ping.kind,
-                    rid: rid.to_string(),
-                };
-                let hash = self.rids.hash(check, job.ping.kind, rid);
-                if batch_rids.contains(&(check, job.ping.kind, rid)) || seen(hash, &key)? {
+                let kind = job.ping.kind;
+                let hash = self.rids.hash(check, kind, rid);
+                if batch_rids.contains(&(check, kind, rid)) || seen(hash, check, kind, rid)? {
                     outcomes.push(Outcome::Duplicate);
                     continue;
                 }
-                batch_rids.insert((check, job.ping.kind, rid));
+                batch_rids.insert((check, kind, rid));
+                let key = self.rids.keeps_keys().then(|| RidKey {
+                    check: job.check.clone(),
+                    kind,
+                    rid: rid.to_string(),
+                });
                 effects
                     .rids
                     .push((job.check.clone(), hash, seq + 1, job.at.wall, key));
@@ -425,13 +466,10 @@ impl WorkingSet {
             self.last_seq = seq;
             self.rids.advance(seq, at);
         }
-        let keep_keys = self.rids.keeps_keys();
         let mut forgotten_early = 0;
         for (check, hash, seq, at, key) in effects.rids {
             if self.checks.get(&check).is_some() {
-                let (forgotten, early) =
-                    self.rids
-                        .insert(&check, keep_keys.then_some(key), hash, seq, at);
+                let (forgotten, early) = self.rids.insert(&check, key, hash, seq, at);
                 forgotten_early += early;
                 self.pending_forget.extend(forgotten);
             }

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::error::StoreError;
+use super::loading::Opened;
 use super::seam::{Batch, HistoryRow, Store};
-use super::working_set::{Outcome, PingJob, WorkingSet};
+use super::working_set::{Outcome, PingJob, Unconfigured, WorkingSet};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::StorageMetrics;
@@ -129,8 +130,9 @@ impl WriterHandle {
 
 /// Everything the writer thread needs, and nothing else.
 pub struct WriterParts {
-    /// The durable store; the writer thread is its only user.
-    pub store: Box<dyn Store>,
+    /// The durable store, perhaps with its state being read already; the
+    /// writer thread is its only user.
+    pub store: Opened,
     /// The config in force at startup; later ones arrive by `apply_config`.
     pub config: Arc<Config>,
     /// Where committed state becomes visible to readers.
@@ -158,22 +160,31 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
     let (tx, rx) = mpsc::channel();
     let status = Arc::new(StorageStatus::default());
     let (loaded_tx, loaded) = oneshot::channel();
-    let mut writer = Writer {
-        store: parts.store,
-        set: WorkingSet::default(),
-        config: parts.config,
-        publisher: parts.publisher,
-        metrics: parts.metrics,
-        clock: parts.clock,
-        status: Arc::clone(&status),
-        checkpoint_failing: false,
-        last_state_checkpoint: Instant::now(),
-        checkpoint_round: false,
-    };
+    let writer_status = Arc::clone(&status);
     let thread = std::thread::Builder::new()
         .name("deadman-writer".into())
         .spawn(move || {
-            let startup = writer.startup();
+            let started = Instant::now();
+            let (store, read) = match parts.store.finish() {
+                Ok(loaded) => loaded,
+                Err(err) => {
+                    let _ = loaded_tx.send(Err(err));
+                    return;
+                }
+            };
+            let mut writer = Writer {
+                store,
+                set: WorkingSet::default(),
+                config: parts.config,
+                publisher: parts.publisher,
+                metrics: parts.metrics,
+                clock: parts.clock,
+                status: writer_status,
+                checkpoint_failing: false,
+                last_state_checkpoint: Instant::now(),
+                checkpoint_round: false,
+            };
+            let startup = writer.startup(read, started);
             let failed = startup.is_err();
             let _ = loaded_tx.send(startup);
             if !failed {
@@ -213,14 +224,12 @@ struct Writer {
 }
 
 impl Writer {
-    fn startup(&mut self) -> Result<(), StoreError> {
-        let started = Instant::now();
-        let snapshot = self.store.load()?;
-        let restored = snapshot.checks.len();
+    /// Makes the stored state (read since `started`) the working set under
+    /// the initial config, then marks the writer ready.
+    fn startup(&mut self, read: Unconfigured, started: Instant) -> Result<(), StoreError> {
+        let restored = read.restored_checks();
         self.metrics.restored_checks.set(restored as i64);
-        let keep_keys = !self.store.reads_rids_back();
-        let now = self.clock.now().wall;
-        self.set = WorkingSet::restore(snapshot, &self.config, keep_keys, now);
+        self.set = read.configure(&self.config, self.clock.now().wall);
         // Also the first checkpoint: what the replay changed is written.
         self.apply_config(Arc::clone(&self.config))?;
         self.status.ready.store(true, Ordering::Release);

@@ -112,6 +112,19 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Whether `dir` holds a database of the current schema, so that
+    /// [`Self::open`] would change nothing in it (no create, no migration).
+    /// Startup opens such a store, and reads it, before the config is known
+    /// to be valid; any other store only after. A peek: errors say false
+    /// and are reported by the real open.
+    pub fn is_current(dir: &Path) -> bool {
+        let path = dir.join(DB_FILE);
+        path.is_file()
+            && Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .and_then(|conn| conn.pragma_query_value(None, "user_version", |row| row.get(0)))
+                .is_ok_and(|version: i64| version == schema::MIGRATIONS.len() as i64)
+    }
+
     /// Reads the stored state without locking or writing, for tools such as
     /// `deadman docs` that run beside a live exporter (WAL allows readers):
     /// each check's checkpoint with the journal entries after it applied.
