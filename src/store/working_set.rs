@@ -116,7 +116,7 @@ pub struct WorkingSet {
     dirty: HashSet<String, NameHash>,
     /// Record events and run buckets since the last checkpoint.
     pending_events: Vec<RecordEvent>,
-    pending_buckets: HashSet<(String, i64)>,
+    pending_buckets: HashSet<(String, i64), NameHash>,
     /// Journal entries whose rids were forgotten, to delete from the store.
     pending_forget: Vec<u64>,
     /// The last sequence number the last checkpoint reflected.
@@ -336,7 +336,7 @@ impl WorkingSet {
         };
         let mut effects = Effects::default();
         let mut work: HashMap<&str, CheckState, NameHash> = HashMap::default();
-        let mut buckets: HashMap<(&str, i64), RunBucket> = HashMap::new();
+        let mut buckets: HashMap<(&str, i64), RunBucket, NameHash> = HashMap::default();
         let mut batch_rids: HashSet<(&str, Kind, &str)> = HashSet::new();
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut seq = self.last_seq;
@@ -407,7 +407,7 @@ impl WorkingSet {
     /// write, starting from what the working copy holds.
     fn count_run<'a>(
         &self,
-        buckets: &mut HashMap<(&'a str, i64), RunBucket>,
+        buckets: &mut HashMap<(&'a str, i64), RunBucket, NameHash>,
         job: &'a PingJob,
         configured: Option<&Check>,
     ) {
@@ -486,7 +486,8 @@ impl WorkingSet {
     /// [`Self::apply_checkpoint`] does, once committed.
     pub fn checkpoint(&self, changes: Batch, config: &Config) -> Batch {
         let mut states = changes.states;
-        let mut written: HashSet<String> = states.iter().map(|(name, _)| name.clone()).collect();
+        let mut written: HashSet<String, NameHash> =
+            states.iter().map(|(name, _)| name.clone()).collect();
         for name in &self.dirty {
             if states.len() >= CHECKPOINT_MAX_STATES {
                 break;
@@ -536,7 +537,7 @@ impl WorkingSet {
             self.checks.remove(name);
             self.rids.remove_check(name);
         }
-        let written: HashSet<&str> = (batch.states.iter().map(|(name, _)| name.as_str()))
+        let written: HashSet<&str, NameHash> = (batch.states.iter().map(|(name, _)| name.as_str()))
             .chain(batch.purged.iter().map(String::as_str))
             .collect();
         self.dirty.retain(|name| !written.contains(name.as_str()));

@@ -51,13 +51,16 @@ pub(crate) struct Head {
     pub(crate) checkpointed: u64,
 }
 
+/// Each check's [`Head`], by name.
+pub(crate) type Heads = HashMap<String, Head, crate::name_hash::NameHash>;
+
 pub struct SqliteStore {
     conn: Connection,
     /// Where the database is, for error messages.
     path: PathBuf,
     /// Each check's journal head, kept here (and in `checks` at each
     /// checkpoint) so appending needs no read.
-    heads: HashMap<String, Head>,
+    heads: Heads,
     /// `[storage] history` as the last batch said: reads never show more,
     /// even while the journal of a check waits to be trimmed.
     history_limit: usize,
@@ -102,7 +105,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             path,
-            heads: HashMap::new(),
+            heads: Heads::default(),
             history_limit: usize::MAX,
             _locks: locks,
         };

@@ -7,10 +7,11 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::Head;
+use super::{Head, Heads};
 use crate::model::failure_ratio::RunBucket;
 use crate::model::values::{ReportedValue, ReportedValues};
 use crate::model::{CheckState, FailReason, Kind, Ping, Run};
+use crate::name_hash::NameHash;
 use crate::store::error::StoreError;
 use crate::store::rid_index::RidKey;
 use crate::store::seam::{HistoryRow, JournalRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
@@ -104,10 +105,10 @@ struct RawCheckRow {
 pub(super) fn load_snapshot(
     conn: &Connection,
     path: &Path,
-) -> Result<(Snapshot, HashMap<String, Head>), StoreError> {
+) -> Result<(Snapshot, Heads), StoreError> {
     let checks = load_checks(conn, path)?;
-    let mut heads: HashMap<String, Head> = HashMap::new();
-    let mut checkpointed: HashMap<&str, u64> = HashMap::new();
+    let mut heads = Heads::default();
+    let mut checkpointed: HashMap<&str, u64, NameHash> = HashMap::default();
     for (name, _, journal_seq, head) in &checks {
         heads.insert(name.clone(), *head);
         checkpointed.insert(name, *journal_seq);

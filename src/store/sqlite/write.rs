@@ -8,12 +8,12 @@
 //! journal of checks with more entries than `[storage] history` keeps (the
 //! rids of trimmed entries move to `rid_log`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::Head;
+use super::{Head, Heads};
 use crate::model::values::ReportedValues;
 use crate::model::{FailReason, Run};
 use crate::store::error::StoreError;
@@ -31,7 +31,7 @@ const MAX_TRIM_SPAN_PER_CHECKPOINT: u64 = 500_000;
 pub(super) fn commit(
     conn: &mut Connection,
     path: &Path,
-    heads: &mut HashMap<String, Head>,
+    heads: &mut Heads,
     batch: &Batch,
 ) -> Result<(), StoreError> {
     let step = |context: &'static str| move |e: rusqlite::Error| StoreError::sql(context, path, e);
@@ -39,7 +39,7 @@ pub(super) fn commit(
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(step("starting a transaction"))?;
     // Changed heads, applied to `heads` only once committed.
-    let mut changed: HashMap<String, Head> = HashMap::new();
+    let mut changed = Heads::default();
     append_journal(&tx, heads, &mut changed, batch).map_err(step("appending to the journal"))?;
     if !batch.states.is_empty() {
         // Without a sequence number, the rows reflect everything so far.
@@ -119,8 +119,8 @@ fn last_seq(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
 
 fn append_journal(
     tx: &Transaction<'_>,
-    heads: &HashMap<String, Head>,
-    changed: &mut HashMap<String, Head>,
+    heads: &Heads,
+    changed: &mut Heads,
     batch: &Batch,
 ) -> rusqlite::Result<()> {
     if batch.journal.is_empty() {
@@ -175,8 +175,8 @@ fn pairs_to_json(pairs: &[(String, f64)]) -> Option<String> {
 /// Whole rows, not deltas: writing one again is harmless.
 fn save_states(
     tx: &Transaction<'_>,
-    heads: &HashMap<String, Head>,
-    changed: &mut HashMap<String, Head>,
+    heads: &Heads,
+    changed: &mut Heads,
     batch: &Batch,
     through: u64,
 ) -> rusqlite::Result<()> {
@@ -245,8 +245,8 @@ fn save_states(
 /// entries are written to the rows of the checks trimmed.
 fn trim_journal(
     tx: &Transaction<'_>,
-    heads: &HashMap<String, Head>,
-    changed: &mut HashMap<String, Head>,
+    heads: &Heads,
+    changed: &mut Heads,
     batch: &Batch,
 ) -> rusqlite::Result<()> {
     let keep = batch.history_limit as u64;
