@@ -3,7 +3,7 @@
 //! each takes about a third of a second, and startup then waits for the
 //! longer of the two instead of their sum.
 //!
-//! The writer takes the result ([`Loading::finish`]); until it has it,
+//! The writer takes the result ([`Opened::finish`]); until it has it,
 //! `/-/ready` and pings answer 503 exactly as when the writer loads the
 //! store itself.
 
@@ -70,7 +70,11 @@ impl Opened {
             Opened::Loading(loading) => match loading.thread.join() {
                 Ok((store, Ok(read))) => Ok((store, read)),
                 Ok((_, Err(err))) => Err(err),
-                Err(_) => Err(StoreError::WriterStopped),
+                Err(_) => Err(StoreError::Backend(
+                    "reading the stored state failed unexpectedly (its thread panicked; \
+                     the log above has the panic)"
+                        .into(),
+                )),
             },
         }
     }
