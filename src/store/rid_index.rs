@@ -44,6 +44,13 @@ pub struct RidKey {
     pub rid: String,
 }
 
+impl RidKey {
+    /// Whether this is the key of `rid` sent as a `kind` ping to `check`.
+    pub fn is(&self, check: &str, kind: Kind, rid: &str) -> bool {
+        self.kind == kind && self.check == check && self.rid == rid
+    }
+}
+
 /// Every remembered rid of every check. See the module docs.
 pub struct RidIndex {
     /// 0 = empty; else `fingerprint << SEQ_BITS | seq` (seq ≥ 1).
@@ -58,13 +65,6 @@ pub struct RidIndex {
     hasher: RandomState,
     /// seq → key, for stores that cannot read rids back.
     keys: Option<HashMap<u64, RidKey>>,
-}
-
-impl RidKey {
-    /// Whether this is the key of `rid` sent as a `kind` ping to `check`.
-    pub fn is(&self, check: &str, kind: Kind, rid: &str) -> bool {
-        self.kind == kind && self.check == check && self.rid == rid
-    }
 }
 
 impl Default for RidIndex {

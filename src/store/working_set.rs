@@ -299,12 +299,12 @@ impl WorkingSet {
         let jobs: Vec<&PingJob> = jobs.into_iter().collect();
         let mut seen = |hash: u64, check: &str, kind: Kind, rid: &str| {
             for seq in self.rids.candidates(hash) {
-                let stored = match self.rids.key_at(seq) {
-                    Some(stored) => Some(stored.clone()),
-                    None if self.rids.keeps_keys() => None,
-                    None => confirm(seq)?,
+                let matches = match self.rids.key_at(seq) {
+                    Some(stored) => stored.is(check, kind, rid),
+                    None if self.rids.keeps_keys() => false,
+                    None => confirm(seq)?.is_some_and(|stored| stored.is(check, kind, rid)),
                 };
-                if stored.is_some_and(|key| key.is(check, kind, rid)) {
+                if matches {
                     return Ok(true);
                 }
             }

@@ -121,33 +121,14 @@ impl SqliteStore {
     /// to be valid; any other store only after. A peek: errors say false
     /// and are reported by the real open.
     pub fn is_current(dir: &Path) -> bool {
-        let path = dir.join(DB_FILE);
-        path.is_file()
-            && Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .and_then(|conn| conn.pragma_query_value(None, "user_version", |row| row.get(0)))
-                .is_ok_and(|version: i64| version == schema::MIGRATIONS.len() as i64)
+        open_current_read_only(dir).is_ok()
     }
 
     /// Reads the stored state without locking or writing, for tools such as
     /// `deadman docs` that run beside a live exporter (WAL allows readers):
     /// each check's checkpoint with the journal entries after it applied.
     pub fn read_snapshot(dir: &Path) -> Result<Snapshot, StoreError> {
-        let path = dir.join(DB_FILE);
-        if !path.exists() {
-            return Err(StoreError::Missing { path });
-        }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| StoreError::sql("cannot open the database", &path, e))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(|e| StoreError::sql("reading the schema version", &path, e))?;
-        if version != schema::MIGRATIONS.len() as i64 {
-            return Err(StoreError::SchemaMismatch {
-                path,
-                version,
-                expected: schema::MIGRATIONS.len() as i64,
-            });
-        }
+        let (conn, path) = open_current_read_only(dir)?;
         let (mut snapshot, _) = read::load_snapshot(&conn, &path)?;
         // What the journal holds past the last checkpoint is part of the
         // current state too (the exporter applies it the same way at start;
@@ -170,6 +151,28 @@ impl SqliteStore {
         }
         Ok(snapshot)
     }
+}
+
+/// The database in `dir`, opened read-only (no lock, no write), if it
+/// exists and has the current schema.
+fn open_current_read_only(dir: &Path) -> Result<(Connection, PathBuf), StoreError> {
+    let path = dir.join(DB_FILE);
+    if !path.exists() {
+        return Err(StoreError::Missing { path });
+    }
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| StoreError::sql("cannot open the database", &path, e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| StoreError::sql("reading the schema version", &path, e))?;
+    if version != schema::MIGRATIONS.len() as i64 {
+        return Err(StoreError::SchemaMismatch {
+            path,
+            version,
+            expected: schema::MIGRATIONS.len() as i64,
+        });
+    }
+    Ok((conn, path))
 }
 
 impl Store for SqliteStore {
