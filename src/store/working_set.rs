@@ -479,18 +479,18 @@ impl WorkingSet {
 
     /// A checkpoint: the state of checks changed since the last one (at
     /// most [`CHECKPOINT_MAX_STATES`], the first by name; the rest go in
-    /// the next), with
-    /// `changes` (from [`Self::reconcile`]) on top, and the record events
-    /// and run buckets those checks added meanwhile. Each check's row says
-    /// up to which journal entry it is current, so a checkpoint of some
-    /// checks is as valid as one of all. Changes nothing:
-    /// [`Self::apply_checkpoint`] does, once committed.
+    /// the next), with `changes` (from [`Self::reconcile`]) on top, and the
+    /// record events and run buckets those checks added meanwhile. Each
+    /// check's row says up to which journal entry it is current, so a
+    /// checkpoint of some checks is as valid as one of all. Changes
+    /// nothing: [`Self::apply_checkpoint`] does, once committed.
     pub fn checkpoint(&self, changes: Batch, config: &Config) -> Batch {
         let mut states = changes.states;
         let mut written: HashSet<String, NameHash> =
             states.iter().map(|(name, _)| name.clone()).collect();
+        let purged: HashSet<&str, NameHash> = changes.purged.iter().map(String::as_str).collect();
         let mut due: Vec<&String> = (self.dirty.iter())
-            .filter(|name| !written.contains(*name) && !changes.purged.contains(*name))
+            .filter(|name| !written.contains(*name) && !purged.contains(name.as_str()))
             .collect();
         // The first names in key order, not any: `checks` is a b-tree on
         // the name, so a part of a large round then rewrites a run of
