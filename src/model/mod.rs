@@ -9,7 +9,7 @@
 //! * [`schedule`] — `every` / cron + time zone → next fires and deadlines.
 //! * [`check_state`] — one check's state, how a ping changes it, its
 //!   deadline and [`Status`].
-//! * [`recent_rids`] — the bounded memory of run ids behind idempotency.
+//! * [`recent_rids`] — how long run ids are remembered, behind idempotency.
 //! * [`expectations`] — volume windows and expiries.
 //! * [`values`] — declared values a run reports, and their bounds;
 //!   [`failure_ratio`] — failed runs per window; [`pause`] — pauses.

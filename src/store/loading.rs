@@ -10,6 +10,7 @@
 use std::thread::JoinHandle;
 
 use super::error::StoreError;
+use super::rid_index::RidIndex;
 use super::seam::Store;
 use super::working_set::{Unconfigured, WorkingSet};
 
@@ -82,10 +83,16 @@ impl Opened {
 
 /// Loads `store` and builds the working set from it, as far as that goes
 /// without the config. An index of rids keeps their keys only for stores
-/// that cannot read them back.
+/// that cannot read them back, and puts its older part in the store's
+/// scratch directory where there is one.
 fn read(store: &mut dyn Store) -> Result<Unconfigured, StoreError> {
     let snapshot = store.load()?;
-    Ok(WorkingSet::read(snapshot, !store.reads_rids_back()))
+    let rids = match (store.reads_rids_back(), store.scratch_dir()) {
+        (false, _) => RidIndex::keeping_keys(),
+        (true, Some(dir)) => RidIndex::spilling_to(&dir),
+        (true, None) => RidIndex::default(),
+    };
+    Ok(WorkingSet::read(snapshot, rids))
 }
 
 #[cfg(test)]
@@ -100,5 +107,98 @@ mod tests {
         let (_, ahead) = ahead.finish().unwrap();
         let (_, later) = later.finish().unwrap();
         assert_eq!(ahead.restored_checks(), later.restored_checks());
+    }
+
+    /// More rids than the index keeps in memory: the older ones, found on
+    /// disk and confirmed from the store, stay duplicates, before and
+    /// after a restart; a new rid does not.
+    #[test]
+    fn rids_kept_on_disk_stay_duplicates_across_a_restart() {
+        use crate::clock::Stamp;
+        use crate::config::Config;
+        use crate::model::{Kind, Ping};
+        use crate::store::rid_index::RECENT_LIMIT;
+        use crate::store::working_set::{Outcome, PingJob};
+        use crate::store::SqliteStore;
+        use std::time::Duration;
+
+        let config = Config::parse(
+            "[[check]]\nname = \"a\"\nowner = \"ops\"\nevery = \"1h\"\n",
+            std::path::Path::new("."),
+        )
+        .expect("config");
+        let job = |rid: String| PingJob {
+            check: "a".into(),
+            ping: Ping {
+                kind: Kind::Success,
+                reason: None,
+                exit_status: None,
+                records: None,
+                rid: Some(rid),
+                message: None,
+                expiries: Vec::new(),
+                values: Vec::new(),
+            },
+            at: Stamp {
+                wall: 1000.0,
+                mono: Duration::from_secs(1000),
+            },
+            remote_addr: "127.0.0.1".into(),
+            user_agent: None,
+        };
+        let open = |dir: &std::path::Path| {
+            let store: Box<dyn Store> = Box::new(SqliteStore::open(dir).expect("open"));
+            let (store, read) = Opened::from(store).finish().expect("load");
+            (store, read.configure(&config, 1000.0))
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut store, mut set) = open(dir.path());
+        let batch = set.checkpoint(set.reconcile(&config, 1000.0), &config);
+        store.commit(&batch).expect("checkpoint");
+        set.apply_checkpoint(&batch);
+
+        let outcomes = |set: &WorkingSet, store: &mut Box<dyn Store>, rids: &[&str]| {
+            let jobs: Vec<PingJob> = rids.iter().map(|r| job(r.to_string())).collect();
+            let (_, outcomes, _) = set
+                .plan_pings(&jobs, &config, &mut |seq| store.rid_at(seq))
+                .expect("plan");
+            outcomes
+        };
+        let total = RECENT_LIMIT * 2 + 100;
+        let rids: Vec<String> = (0..total).map(|i| format!("r{i}")).collect();
+        for chunk in rids.chunks(4096) {
+            let jobs: Vec<PingJob> = chunk.iter().cloned().map(job).collect();
+            let (batch, outcomes, effects) = set
+                .plan_pings(&jobs, &config, &mut |seq| store.rid_at(seq))
+                .expect("plan");
+            assert!(outcomes.iter().all(|o| *o == Outcome::Accepted));
+            store.commit(&batch).expect("commit");
+            set.apply_pings(effects, &config, 1000.0);
+        }
+        assert_eq!(set.rids_remembered(), total);
+        assert!(
+            set.rids_on_disk() >= RECENT_LIMIT as u64,
+            "{}",
+            set.rids_on_disk()
+        );
+        let old = ["r0", "r1", "r12345", "r40000"];
+        let newest = format!("r{}", total - 1);
+        let mut probe: Vec<&str> = old.to_vec();
+        probe.extend([newest.as_str(), "never-sent"]);
+        let expected = [
+            Outcome::Duplicate,
+            Outcome::Duplicate,
+            Outcome::Duplicate,
+            Outcome::Duplicate,
+            Outcome::Duplicate,
+            Outcome::Accepted,
+        ];
+        assert_eq!(outcomes(&set, &mut store, &probe), expected);
+
+        drop((store, set));
+        let (mut store, set) = open(dir.path());
+        assert_eq!(set.rids_remembered(), total);
+        assert!(set.rids_on_disk() >= RECENT_LIMIT as u64);
+        assert_eq!(outcomes(&set, &mut store, &probe), expected);
     }
 }

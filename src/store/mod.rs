@@ -13,13 +13,15 @@
 //! * [`error`] — [`StoreError`], variants callers can match.
 //! * [`sqlite`] — the durable store.
 //! * [`working_set`] — the writer's in-memory copy: pings → batches (pure);
-//!   [`rid_index`] — its compact, exact memory of run ids.
+//!   [`rid_index`] — its exact memory of run ids, about a byte each,
+//!   the older part on disk in [`rid_spill`].
 //! * [`writer`] — the thread, and the [`WriterHandle`] handlers talk to;
 //!   [`loading`] — reading the stored state while the config is parsed.
 
 pub mod error;
 pub mod loading;
 pub mod rid_index;
+pub mod rid_spill;
 pub mod seam;
 pub mod sqlite;
 pub mod working_set;

@@ -2,7 +2,7 @@
 //! [`Store`] trait and everything that crosses it.
 
 use super::error::StoreError;
-use super::rid_index::RidKey;
+use super::rid_index::{Forgotten, RidKey};
 use crate::model::failure_ratio::RunBucket;
 use crate::model::{CheckState, FailReason, Kind, Ping};
 
@@ -24,8 +24,8 @@ pub trait Store: Send + 'static {
         Ok(())
     }
     /// Whether [`Store::rid_at`] answers. When it does, the writer keeps
-    /// only a compact fingerprint of each remembered rid and confirms a
-    /// match by reading the rid back; otherwise it keeps the rids itself.
+    /// only a hash of each remembered rid and confirms a match by reading
+    /// the rid back; otherwise it keeps the rids themselves.
     fn reads_rids_back(&self) -> bool {
         false
     }
@@ -33,6 +33,11 @@ pub trait Store: Send + 'static {
     /// that is still stored.
     fn rid_at(&mut self, _seq: u64) -> Result<Option<RidKey>, StoreError> {
         Ok(None)
+    }
+    /// A directory for the writer's scratch files (the older part of its
+    /// rid index, rebuilt at every start), for stores that read rids back.
+    fn scratch_dir(&self) -> Option<std::path::PathBuf> {
+        None
     }
 }
 
@@ -145,8 +150,9 @@ pub struct Batch {
     /// History rows kept per check (from `[storage] history`); a checkpoint
     /// trims the journal of checks that have more.
     pub history_limit: usize,
-    /// Journal entries whose rids were forgotten (retention).
-    pub forget_rids: Vec<u64>,
+    /// Rids forgotten by retention: per check, those carried by journal
+    /// entries before a sequence number.
+    pub forget_rids: Vec<Forgotten>,
     /// Maintenance: a write that proves the store works (and the time).
     pub maintenance_at: Option<f64>,
     /// Records reported since the last checkpoint by checks with a volume

@@ -1,9 +1,10 @@
 //! The writer's in-memory copy of all check state, and how pings and config
-//! changes become [`Batch`]es. Pure: no I/O, no clock, no threads, so group
+//! changes become [`Batch`]es. No store I/O, no clock, no threads, so group
 //! commit's rules (duplicates, volume events, reconcile, checkpoints) are
 //! unit-tested here and the writer thread only sequences plan → commit →
-//! apply. The one read it needs, confirming a rid that matched a
-//! fingerprint, is handed in as a function.
+//! apply. The one read it needs, confirming a rid whose hash matched, is
+//! handed in as a function (the rid index's own scratch files, see
+//! [`super::rid_spill`], are its only other I/O).
 //!
 //! Planning never changes anything; only a batch the store has committed is
 //! applied. So a failed commit leaves memory exactly as it was.
@@ -17,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::error::StoreError;
-use super::rid_index::{RidIndex, RidKey};
+use super::rid_index::{Forgotten, RidIndex, RidKey};
 use super::seam::{Batch, JournalRow, RecordEvent, RunBucketRow, Snapshot};
 use crate::clock::Stamp;
 use crate::config::{Check, Config};
@@ -53,7 +54,7 @@ pub enum Outcome {
 /// rest between the next batches of pings.
 pub const CHECKPOINT_MAX_STATES: usize = 5_000;
 
-/// Reads back the rid of a journal entry, to confirm a fingerprint match.
+/// Reads back the rid of a journal entry, to confirm a hash match.
 pub type Confirm<'a> = dyn FnMut(u64) -> Result<Option<RidKey>, StoreError> + 'a;
 
 /// Whether a rid (its hash, check, kind and rid) was accepted before;
@@ -117,29 +118,26 @@ pub struct WorkingSet {
     /// Record events and run buckets since the last checkpoint.
     pending_events: Vec<RecordEvent>,
     pending_buckets: HashSet<(String, i64), NameHash>,
-    /// Journal entries whose rids were forgotten, to delete from the store.
-    pending_forget: Vec<u64>,
+    /// Rids forgotten by retention, to delete from the store.
+    pending_forget: Vec<Forgotten>,
     /// The last sequence number the last checkpoint reflected.
     checkpointed_seq: u64,
 }
 
 impl WorkingSet {
     /// The state a store held at startup: its checkpoint, then every
-    /// journal entry after it applied again, under `config`. `keep_keys`
-    /// when the store cannot read rids back.
-    pub fn restore(snapshot: Snapshot, config: &Config, keep_keys: bool, now: f64) -> WorkingSet {
-        WorkingSet::read(snapshot, keep_keys).configure(config, now)
+    /// journal entry after it applied again, under `config`. `rids` is the
+    /// empty index to remember the stored rids in.
+    pub fn restore(snapshot: Snapshot, config: &Config, rids: RidIndex, now: f64) -> WorkingSet {
+        WorkingSet::read(snapshot, rids).configure(config, now)
     }
 
     /// The first half of [`Self::restore`], which needs no config, so it
     /// can run while the config is parsed: the checkpoint as stored, and
     /// the journal entries after it, not yet applied.
-    pub fn read(snapshot: Snapshot, keep_keys: bool) -> Unconfigured {
+    pub fn read(snapshot: Snapshot, rids: RidIndex) -> Unconfigured {
         let mut set = WorkingSet {
-            rids: match keep_keys {
-                true => RidIndex::keeping_keys(),
-                false => RidIndex::default(),
-            },
+            rids,
             last_seq: snapshot.last_seq,
             ..WorkingSet::default()
         };
@@ -203,17 +201,16 @@ impl WorkingSet {
     }
 
     /// Whether `key` is already remembered, during restore. Only an index
-    /// that keeps keys can say for sure; otherwise the fingerprint match
-    /// stands (the store never holds one key twice in its live window, and
-    /// remembering a rid once more is harmless either way).
+    /// that keeps keys can say for sure; otherwise the answer is no,
+    /// without a read (the store never holds one key twice in its live
+    /// window, and remembering a rid once more is harmless either way).
     fn loaded_twice(&self, hash: u64, key: &RidKey) -> bool {
-        let candidates = self.rids.candidates(hash);
-        match self.rids.keeps_keys() {
-            true => candidates
-                .iter()
-                .any(|seq| self.rids.key_at(*seq) == Some(key)),
-            false => false,
-        }
+        self.rids.keeps_keys()
+            && self.rids.candidates(hash).is_ok_and(|candidates| {
+                candidates
+                    .iter()
+                    .any(|seq| self.rids.key_at(*seq) == Some(key))
+            })
     }
 
     /// Applies journal entries again after a crash, in order, without
@@ -286,10 +283,15 @@ impl WorkingSet {
         self.rids.len()
     }
 
+    /// Entries of the rid index kept on disk rather than in memory.
+    pub fn rids_on_disk(&self) -> u64 {
+        self.rids.on_disk()
+    }
+
     /// The batch that records `jobs` (in arrival order), each job's outcome,
     /// and what applying it changes. Changes nothing: [`Self::apply_pings`]
-    /// does, once committed. `confirm` reads a stored rid back when one
-    /// matches a fingerprint (unused when the index keeps keys).
+    /// does, once committed. `confirm` reads a stored rid back when its
+    /// hash matches (unused when the index keeps keys).
     pub fn plan_pings<'a>(
         &self,
         jobs: impl IntoIterator<Item = &'a PingJob>,
@@ -298,7 +300,14 @@ impl WorkingSet {
     ) -> Result<(Batch, Vec<Outcome>, Effects), StoreError> {
         let jobs: Vec<&PingJob> = jobs.into_iter().collect();
         let mut seen = |hash: u64, check: &str, kind: Kind, rid: &str| {
-            for seq in self.rids.candidates(hash) {
+            let candidates = self
+                .rids
+                .candidates(hash)
+                .map_err(|source| StoreError::Io {
+                    context: "cannot read the run ids kept on disk".into(),
+                    source: source.into(),
+                })?;
+            for seq in candidates {
                 let matches = match self.rids.key_at(seq) {
                     Some(stored) => stored.is(check, kind, rid),
                     None if self.rids.keeps_keys() => false,
@@ -463,8 +472,12 @@ impl WorkingSet {
             }
         }
         if let Some((seq, at)) = effects.last {
+            // The sample is the batch's *first* entry: every entry from it
+            // on counts as arriving by `at`, so none is taken for older
+            // than it is (taking the last would age the rest of the batch
+            // by a minute, and a check's first batch by a day).
+            self.rids.advance(self.last_seq + 1, at);
             self.last_seq = seq;
-            self.rids.advance(seq, at);
         }
         let mut forgotten_early = 0;
         for (check, hash, seq, at, key) in effects.rids {
@@ -720,7 +733,8 @@ every = "1h"
     }
 
     fn started(config: &Config, now: f64) -> WorkingSet {
-        let mut set = WorkingSet::restore(Snapshot::default(), config, true, now);
+        let mut set =
+            WorkingSet::restore(Snapshot::default(), config, RidIndex::keeping_keys(), now);
         let batch = set.checkpoint(set.reconcile(config, now), config);
         set.apply_checkpoint(&batch);
         set
@@ -856,12 +870,12 @@ every = "1h"
     }
 
     fn restored(snapshot: Snapshot, config: &Config, now: f64) -> WorkingSet {
-        WorkingSet::restore(snapshot, config, true, now)
+        WorkingSet::restore(snapshot, config, RidIndex::keeping_keys(), now)
     }
 
     #[test]
-    fn crowded_rids_are_pruned_to_the_newest_ten_thousand() {
-        use crate::model::recent_rids::RID_MIN_COUNT;
+    fn crowded_rids_are_pruned_a_block_at_a_time_beyond_the_newest_ten_thousand() {
+        use crate::model::recent_rids::{RID_FORGET_BLOCK, RID_MIN_COUNT};
         use crate::store::seam::RidRow;
         let config = config(CONFIG);
         let rid = |seq: u64, check: &str, rid: String, at: f64| RidRow {
@@ -871,35 +885,45 @@ every = "1h"
             rid,
             at,
         };
-        let mut rids: Vec<RidRow> = (0..RID_MIN_COUNT + 50)
+        let crowd = RID_MIN_COUNT + RID_FORGET_BLOCK + 50;
+        let mut rids: Vec<RidRow> = (0..crowd)
             .map(|i| rid(i as u64 + 1, "orders", format!("r{i}"), i as f64))
             .collect();
-        rids.push(rid(RID_MIN_COUNT as u64 + 51, "plain", "old".into(), 0.0));
+        rids.push(rid(crowd as u64 + 1, "plain", "old".into(), 0.0));
         let snapshot = Snapshot {
             checks: vec![
                 ("orders".into(), CheckState::new(0.0)),
                 ("plain".into(), CheckState::new(0.0)),
             ],
             rids,
-            last_seq: RID_MIN_COUNT as u64 + 51,
+            last_seq: crowd as u64 + 1,
             ..Snapshot::default()
         };
         let set = restored(snapshot, &config, 1e9);
-        assert_eq!(set.rids.check_len("orders"), RID_MIN_COUNT);
+        assert_eq!(set.rids.check_len("orders"), RID_MIN_COUNT + 50);
         assert_eq!(
             set.rids.check_len("plain"),
             1,
             "uncrowded check keeps its rids"
         );
         assert_eq!(
-            set.pending_forget.len(),
-            50,
+            set.pending_forget,
+            [Forgotten {
+                check: "orders".into(),
+                before: RID_FORGET_BLOCK as u64 + 1
+            }],
             "deleted with the next checkpoint"
         );
-        let (_, outcomes, _) = plan(&set, &[job("orders", Some("r0"), None, 1e9)], &config);
-        assert_eq!(outcomes, [Outcome::Accepted], "r0 was forgotten");
-        let (_, outcomes, _) = plan(&set, &[job("orders", Some("r50"), None, 1e9)], &config);
-        assert_eq!(outcomes, [Outcome::Duplicate]);
+        let last_forgotten = format!("r{}", RID_FORGET_BLOCK - 1);
+        let first_kept = format!("r{RID_FORGET_BLOCK}");
+        for (rid, outcome) in [
+            ("r0", Outcome::Accepted),
+            (last_forgotten.as_str(), Outcome::Accepted),
+            (first_kept.as_str(), Outcome::Duplicate),
+        ] {
+            let (_, outcomes, _) = plan(&set, &[job("orders", Some(rid), None, 1e9)], &config);
+            assert_eq!(outcomes, [outcome], "{rid}");
+        }
     }
 
     #[test]

@@ -197,6 +197,10 @@ impl Store for SqliteStore {
         true
     }
 
+    fn scratch_dir(&self) -> Option<PathBuf> {
+        self.path.parent().map(Path::to_path_buf)
+    }
+
     fn rid_at(&mut self, seq: u64) -> Result<Option<RidKey>, StoreError> {
         read::rid_at(&self.conn, &self.path, seq)
     }

@@ -164,6 +164,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- record events are pruned by time only; per-check windows are kept in memory
     DROP INDEX record_events_by_check;
     "#,
+    // 5: rids are forgotten per check, as a range (issue #15: the writer's
+    // rid index keeps no per-rid list in memory to name them one by one).
+    r#"
+    CREATE INDEX rid_log_by_check ON rid_log (check_name, seq);
+    "#,
 ];
 
 /// Refuses a file that is not a deadman database before anything is

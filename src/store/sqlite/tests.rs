@@ -6,6 +6,7 @@ use super::*;
 use crate::model::failure_ratio::RunBucket;
 use crate::model::values::ReportedValue;
 use crate::model::{CheckState, FailReason, Kind, Ping, Run};
+use crate::store::rid_index::Forgotten;
 use crate::store::seam::{JournalRow, RunBucketRow};
 use std::fs::{File, OpenOptions};
 
@@ -582,7 +583,16 @@ fn trimmed_entries_keep_their_rids_until_forgotten() {
     // Forgotten rids leave the store; those still in the history stay.
     store
         .commit(&Batch {
-            forget_rids: (1..=55).collect(),
+            forget_rids: vec![
+                Forgotten {
+                    check: "a".into(),
+                    before: 56,
+                },
+                Forgotten {
+                    check: "other".into(),
+                    before: 1000,
+                },
+            ],
             history_limit: 10,
             ..Batch::default()
         })

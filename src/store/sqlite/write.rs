@@ -381,11 +381,13 @@ fn purge(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
 }
 
 /// Rids the writer forgot: their `rid_log` rows (an entry still in the
-/// journal keeps its rid, as history).
+/// journal keeps its rid, as history). A range per check, so that rows a
+/// trim moved there after their rid was forgotten go too.
 fn forget_rids(tx: &Transaction<'_>, batch: &Batch) -> rusqlite::Result<()> {
-    let mut delete = tx.prepare_cached("DELETE FROM rid_log WHERE seq = ?1")?;
-    for seq in &batch.forget_rids {
-        delete.execute([*seq as i64])?;
+    let mut delete = tx.prepare_cached("DELETE FROM rid_log WHERE check_name = ?1 AND seq < ?2")?;
+    for forgotten in &batch.forget_rids {
+        let before = i64::try_from(forgotten.before).unwrap_or(i64::MAX);
+        delete.execute(params![forgotten.check, before])?;
     }
     Ok(())
 }
