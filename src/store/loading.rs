@@ -92,7 +92,9 @@ fn read(store: &mut dyn Store) -> Result<Unconfigured, StoreError> {
         (true, Some(dir)) => RidIndex::spilling_to(&dir),
         (true, None) => RidIndex::default(),
     };
-    Ok(WorkingSet::read(snapshot, rids))
+    let mut read = WorkingSet::read(snapshot, rids);
+    store.each_rid(&mut |row| read.remember_stored_rid(row))?;
+    Ok(read)
 }
 
 #[cfg(test)]

@@ -34,6 +34,11 @@ pub trait Store: Send + 'static {
     fn rid_at(&mut self, _seq: u64) -> Result<Option<RidKey>, StoreError> {
         Ok(None)
     }
+    /// Hands `each` every remembered run id, oldest first, one at a time
+    /// (after [`Store::load`]; there can be millions).
+    fn each_rid(&mut self, _each: &mut dyn FnMut(RidRow)) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// A directory for the writer's scratch files (the older part of its
     /// rid index, rebuilt at every start), for stores that read rids back.
     fn scratch_dir(&self) -> Option<std::path::PathBuf> {
@@ -46,8 +51,6 @@ pub trait Store: Send + 'static {
 pub struct Snapshot {
     /// Each check's state as of its last checkpoint.
     pub checks: Vec<(String, CheckState)>,
-    /// Remembered run ids, oldest first.
-    pub rids: Vec<RidRow>,
     /// Records reported to checks with a volume expectation, oldest first,
     /// as of the last checkpoint.
     pub record_events: Vec<RecordEvent>,

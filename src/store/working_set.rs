@@ -12,14 +12,15 @@
 //! A batch of pings is only journal entries. What they changed (state,
 //! record events, run buckets) is written later, in a checkpoint of every
 //! check changed since the last one; until then a crash is recovered by
-//! applying the journal entries again ([`WorkingSet::restore`]).
+//! applying the journal entries again ([`WorkingSet::read`], then
+//! [`Unconfigured::configure`]).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::error::StoreError;
 use super::rid_index::{Forgotten, RidIndex, RidKey};
-use super::seam::{Batch, JournalRow, RecordEvent, RunBucketRow, Snapshot};
+use super::seam::{Batch, JournalRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
 use crate::clock::Stamp;
 use crate::config::{Check, Config};
 use crate::model::expectations::RECORD_RETENTION;
@@ -92,6 +93,12 @@ impl Unconfigured {
         self.restored_checks
     }
 
+    /// Remembers a stored rid; call with every one, oldest first
+    /// ([`super::seam::Store::each_rid`]).
+    pub fn remember_stored_rid(&mut self, row: RidRow) {
+        self.set.restore_rid(row);
+    }
+
     /// Applies the journal entries after the checkpoint under `config`,
     /// then forgets rids past retention.
     pub fn configure(self, config: &Config, now: f64) -> WorkingSet {
@@ -125,16 +132,11 @@ pub struct WorkingSet {
 }
 
 impl WorkingSet {
-    /// The state a store held at startup: its checkpoint, then every
-    /// journal entry after it applied again, under `config`. `rids` is the
-    /// empty index to remember the stored rids in.
-    pub fn restore(snapshot: Snapshot, config: &Config, rids: RidIndex, now: f64) -> WorkingSet {
-        WorkingSet::read(snapshot, rids).configure(config, now)
-    }
-
-    /// The first half of [`Self::restore`], which needs no config, so it
-    /// can run while the config is parsed: the checkpoint as stored, and
-    /// the journal entries after it, not yet applied.
+    /// The state a store held at startup, as far as it goes without the
+    /// config, so it can run while the config is parsed: the checkpoint as
+    /// stored, and the journal entries after it, not yet applied. `rids`
+    /// is an empty index for the stored rids
+    /// ([`Unconfigured::remember_stored_rid`]).
     pub fn read(snapshot: Snapshot, rids: RidIndex) -> Unconfigured {
         let mut set = WorkingSet {
             rids,
@@ -155,7 +157,6 @@ impl WorkingSet {
                 view.run_buckets.set(row.bucket);
             }
         }
-        set.restore_rids(snapshot.rids);
         Unconfigured {
             set,
             replay: snapshot.replay,
@@ -169,34 +170,31 @@ impl WorkingSet {
         self.pending_forget.extend(forgotten);
     }
 
-    /// Rids as stored, oldest first; the same key twice (stored again after
-    /// it was forgotten) is remembered once.
-    fn restore_rids(&mut self, mut rows: Vec<super::seam::RidRow>) {
-        rows.sort_by_key(|row| row.seq);
+    /// A rid as stored; rows come oldest first. The same key twice (stored
+    /// again after it was forgotten) is remembered once.
+    fn restore_rid(&mut self, row: RidRow) {
+        if self.checks.get(&row.check).is_none() {
+            return;
+        }
         let keep_keys = self.rids.keeps_keys();
-        for row in rows {
-            if self.checks.get(&row.check).is_none() {
-                continue;
-            }
-            let hash = self.rids.hash(&row.check, row.kind, &row.rid);
-            let key = RidKey {
-                check: row.check,
-                kind: row.kind,
-                rid: row.rid,
-            };
-            // A candidate here needs no read: only an identical key is a
-            // duplicate, and stored keys are compared below.
-            if !self.loaded_twice(hash, &key) {
-                self.rids.advance(row.seq, row.at);
-                let (forgotten, _) = self.rids.insert(
-                    &key.check.clone(),
-                    keep_keys.then_some(key),
-                    hash,
-                    row.seq,
-                    row.at,
-                );
-                self.pending_forget.extend(forgotten);
-            }
+        let hash = self.rids.hash(&row.check, row.kind, &row.rid);
+        let key = RidKey {
+            check: row.check,
+            kind: row.kind,
+            rid: row.rid,
+        };
+        // A candidate here needs no read: only an identical key is a
+        // duplicate, and stored keys are compared below.
+        if !self.loaded_twice(hash, &key) {
+            self.rids.advance(row.seq, row.at);
+            let (forgotten, _) = self.rids.insert(
+                &key.check.clone(),
+                keep_keys.then_some(key),
+                hash,
+                row.seq,
+                row.at,
+            );
+            self.pending_forget.extend(forgotten);
         }
     }
 
@@ -734,7 +732,7 @@ every = "1h"
 
     fn started(config: &Config, now: f64) -> WorkingSet {
         let mut set =
-            WorkingSet::restore(Snapshot::default(), config, RidIndex::keeping_keys(), now);
+            WorkingSet::read(Snapshot::default(), RidIndex::keeping_keys()).configure(config, now);
         let batch = set.checkpoint(set.reconcile(config, now), config);
         set.apply_checkpoint(&batch);
         set
@@ -869,14 +867,18 @@ every = "1h"
             .is_some_and(|v| v.run_buckets.is_empty()));
     }
 
-    fn restored(snapshot: Snapshot, config: &Config, now: f64) -> WorkingSet {
-        WorkingSet::restore(snapshot, config, RidIndex::keeping_keys(), now)
+    /// A working set restored from `snapshot` and the stored `rids`.
+    fn restored(snapshot: Snapshot, rids: Vec<RidRow>, config: &Config, now: f64) -> WorkingSet {
+        let mut read = WorkingSet::read(snapshot, RidIndex::keeping_keys());
+        for row in rids {
+            read.remember_stored_rid(row);
+        }
+        read.configure(config, now)
     }
 
     #[test]
     fn crowded_rids_are_pruned_a_block_at_a_time_beyond_the_newest_ten_thousand() {
         use crate::model::recent_rids::{RID_FORGET_BLOCK, RID_MIN_COUNT};
-        use crate::store::seam::RidRow;
         let config = config(CONFIG);
         let rid = |seq: u64, check: &str, rid: String, at: f64| RidRow {
             seq,
@@ -895,11 +897,10 @@ every = "1h"
                 ("orders".into(), CheckState::new(0.0)),
                 ("plain".into(), CheckState::new(0.0)),
             ],
-            rids,
             last_seq: crowd as u64 + 1,
             ..Snapshot::default()
         };
-        let set = restored(snapshot, &config, 1e9);
+        let set = restored(snapshot, rids, &config, 1e9);
         assert_eq!(set.rids.check_len("orders"), RID_MIN_COUNT + 50);
         assert_eq!(
             set.rids.check_len("plain"),
@@ -954,27 +955,19 @@ every = "1h"
                 at: 1001.0,
                 records: 5,
             }],
-            rids: vec![
-                super::super::seam::RidRow {
-                    seq: 1,
-                    check: "orders".into(),
-                    kind: Kind::Success,
-                    rid: "a".into(),
-                    at: 1001.0,
-                },
-                super::super::seam::RidRow {
-                    seq: 2,
-                    check: "orders".into(),
-                    kind: Kind::Success,
-                    rid: "b".into(),
-                    at: 1002.0,
-                },
-            ],
             replay: vec![row(2, "b", 7, 1002.0), start],
             last_seq: 3,
             ..Snapshot::default()
         };
-        let set = restored(snapshot, &config, 1004.0);
+        let rid = |seq: u64, rid: &str, at: f64| RidRow {
+            seq,
+            check: "orders".into(),
+            kind: Kind::Success,
+            rid: rid.into(),
+            at,
+        };
+        let rids = vec![rid(1, "a", 1001.0), rid(2, "b", 1002.0)];
+        let set = restored(snapshot, rids, &config, 1004.0);
         let view = set.snapshot();
         let orders = view.get("orders").expect("orders");
         assert_eq!(orders.state.records, 12);

@@ -144,7 +144,6 @@ pub(super) fn load_snapshot(
             .into_iter()
             .map(|(name, state, _, _)| (name, state))
             .collect(),
-        rids: load_rids(conn, path)?,
         record_events: load_record_events(conn, path)?,
         run_buckets: load_run_buckets(conn, path)?,
         replay,
@@ -230,44 +229,77 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
         .collect()
 }
 
-/// Rids still remembered: those of journal entries, and those kept in
-/// `rid_log` after their entry was trimmed.
-fn load_rids(conn: &Connection, path: &Path) -> Result<Vec<RidRow>, StoreError> {
-    query_all(
-        conn,
-        path,
-        "loading run ids",
-        "SELECT seq, check_name, kind, rid, at FROM journal WHERE rid IS NOT NULL
-         UNION ALL
-         SELECT seq, check_name, kind, rid, at FROM rid_log
-         ORDER BY seq",
-        [],
-        |row| {
+/// Hands `each` the rids still remembered, oldest first: those of journal
+/// entries, and those kept in `rid_log` after their entry was trimmed. One
+/// row at a time, from both tables read in sequence order side by side (an
+/// entry is in one or the other, never both): a busy day's rids are
+/// millions of rows, and holding them all at once cost ten times the
+/// exporter's running memory at every start.
+pub(super) fn each_rid(
+    conn: &Connection,
+    path: &Path,
+    each: &mut dyn FnMut(RidRow),
+) -> Result<(), StoreError> {
+    let context = "loading run ids";
+    let sql = |e| StoreError::sql(context, path, e);
+    let mut in_journal = conn
+        .prepare(
+            "SELECT seq, check_name, kind, rid, at FROM journal WHERE rid IS NOT NULL ORDER BY seq",
+        )
+        .map_err(sql)?;
+    let mut in_log = conn
+        .prepare("SELECT seq, check_name, kind, rid, at FROM rid_log ORDER BY seq")
+        .map_err(sql)?;
+    let mut journal = in_journal.query([]).map_err(sql)?;
+    let mut log = in_log.query([]).map_err(sql)?;
+    let next = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<RidRow>, StoreError> {
+        let Some(row) = rows.next().map_err(sql)? else {
+            return Ok(None);
+        };
+        let (seq, check, kind, rid, at): (i64, String, String, String, f64) = (|| {
             Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
                 row.get(3)?,
                 row.get(4)?,
             ))
-        },
-    )?
-    .into_iter()
-    .map(|(seq, check, kind, rid, at)| {
+        })()
+        .map_err(sql)?;
         let kind = Decoder {
             path,
             check: &check,
         }
         .kind("journal.kind", &kind)?;
-        Ok(RidRow {
+        Ok(Some(RidRow {
             seq: seq as u64,
             check,
             kind,
             rid,
             at,
-        })
-    })
-    .collect()
+        }))
+    };
+    let mut a = next(&mut journal)?;
+    let mut b = next(&mut log)?;
+    loop {
+        let take_a = match (&a, &b) {
+            (None, None) => return Ok(()),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) => x.seq <= y.seq,
+        };
+        if take_a {
+            if let Some(row) = a.take() {
+                each(row);
+            }
+            a = next(&mut journal)?;
+        } else {
+            if let Some(row) = b.take() {
+                each(row);
+            }
+            b = next(&mut log)?;
+        }
+    }
 }
 
 /// The columns of a journal entry, as read.

@@ -7,7 +7,7 @@ use crate::model::failure_ratio::RunBucket;
 use crate::model::values::ReportedValue;
 use crate::model::{CheckState, FailReason, Kind, Ping, Run};
 use crate::store::rid_index::Forgotten;
-use crate::store::seam::{JournalRow, RunBucketRow};
+use crate::store::seam::{JournalRow, RidRow, RunBucketRow};
 use std::fs::{File, OpenOptions};
 
 /// A journal entry as `history` below shows it.
@@ -116,8 +116,9 @@ fn state_round_trips() {
     let mut store = SqliteStore::open(dir.path()).expect("reopen");
     let snapshot = store.load().expect("load");
     assert_eq!(snapshot.checks, vec![("a".to_string(), state)]);
-    assert_eq!(snapshot.rids.len(), 1);
-    assert_eq!(snapshot.rids[0].kind, Kind::Fail);
+    let rids = stored_rids(&mut store);
+    assert_eq!(rids.len(), 1);
+    assert_eq!(rids[0].kind, Kind::Fail);
     assert_eq!(snapshot.run_buckets, vec![bucket(7, 3, 2)]);
 }
 
@@ -469,7 +470,8 @@ fn version_3_database_is_migrated_into_the_journal_keeping_history_and_rids() {
         "the state already has every ping"
     );
     assert_eq!(snapshot.record_events.len(), 1);
-    let mut rids: Vec<_> = snapshot.rids.iter().map(|r| r.rid.as_str()).collect();
+    let stored = stored_rids(&mut store);
+    let mut rids: Vec<_> = stored.iter().map(|r| r.rid.as_str()).collect();
     rids.sort_unstable();
     assert_eq!(rids, ["r0", "r1", "r2"], "each once");
     assert!(
@@ -481,7 +483,7 @@ fn version_3_database_is_migrated_into_the_journal_keeping_history_and_rids() {
     assert_eq!(messages, ["m2", "m1"]);
     assert_eq!(history[0].user_agent.as_deref(), Some("ua"));
     assert_eq!(history[0].records, Some(6));
-    let r0 = snapshot.rids.iter().find(|r| r.rid == "r0").expect("r0");
+    let r0 = stored.iter().find(|r| r.rid == "r0").expect("r0");
     assert_eq!(
         store.rid_at(r0.seq).expect("read").map(|k| k.rid),
         Some("r0".to_string())
@@ -540,6 +542,13 @@ fn undecodable_stored_values_refuse_the_load_naming_check_and_column() {
     }
 }
 
+/// Every rid the store hands back at startup, in the order it gives them.
+fn stored_rids(store: &mut SqliteStore) -> Vec<RidRow> {
+    let mut rows = Vec::new();
+    store.each_rid(&mut |row| rows.push(row)).expect("rids");
+    rows
+}
+
 #[test]
 fn trimmed_entries_keep_their_rids_until_forgotten() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -579,7 +588,7 @@ fn trimmed_entries_keep_their_rids_until_forgotten() {
         store.rid_at(60).expect("read").map(|k| k.rid),
         Some("r60".into())
     );
-    assert_eq!(store.load().expect("load").rids.len(), 60);
+    assert_eq!(stored_rids(&mut store).len(), 60);
     // Forgotten rids leave the store; those still in the history stay.
     store
         .commit(&Batch {
@@ -599,7 +608,7 @@ fn trimmed_entries_keep_their_rids_until_forgotten() {
         .expect("forget");
     let snapshot = store.load().expect("load");
     assert_eq!(
-        snapshot.rids.len(),
+        stored_rids(&mut store).len(),
         10,
         "the entries in the history keep theirs"
     );
@@ -667,10 +676,11 @@ fn a_quiet_check_among_busy_ones_is_trimmed_along_its_chain() {
     let rids: Vec<_> = history.iter().filter_map(|h| h.rid.clone()).collect();
     assert_eq!(rids.first().map(String::as_str), Some("r600"));
     assert_eq!(rids.last().map(String::as_str), Some("r510"));
-    assert_eq!(
-        store.load().expect("load").rids.len(),
-        600,
-        "no rid is lost"
+    let stored = stored_rids(&mut store);
+    assert_eq!(stored.len(), 600, "no rid is lost");
+    assert!(
+        stored.windows(2).all(|w| w[0].seq < w[1].seq),
+        "the journal's and rid_log's rids come as one sequence, oldest first"
     );
 }
 
