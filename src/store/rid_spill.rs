@@ -94,7 +94,9 @@ impl Spill {
 
     /// Adds `entries` (in order) that `keep` accepts, as a new run, then
     /// merges runs as needed. On an error nothing changes: the caller
-    /// still holds the entries.
+    /// still holds the entries. Once the run is written the entries are
+    /// the spill's: a failed merge or filter rebuild afterwards only leaves
+    /// more runs, or a filter with more false positives, and is logged.
     pub fn add(&mut self, entries: &[Entry], keep: &dyn Fn(u64) -> bool) -> io::Result<()> {
         debug_assert!(entries.windows(2).all(|w| w[0] <= w[1]));
         let file = self.create_file()?;
@@ -106,8 +108,20 @@ impl Spill {
             self.bloom.insert(entry.hash);
         }
         self.runs.push(run);
-        // Merge while the newest run is at least half its elder's size, so
-        // sizes at least halve from the oldest run to the newest.
+        if let Err(err) = self.merge_runs(keep) {
+            tracing::warn!(error = %err, runs = self.runs.len(), "cannot merge the run ids kept on disk");
+        }
+        if self.bloom.items > self.bloom.capacity {
+            if let Err(err) = self.rebuild_bloom() {
+                tracing::warn!(error = %err, "cannot rebuild the filter of the run ids kept on disk");
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges while the newest run is at least half its elder's size, so
+    /// sizes at least halve from the oldest run to the newest.
+    fn merge_runs(&mut self, keep: &dyn Fn(u64) -> bool) -> io::Result<()> {
         while self.newest_two_should_merge() {
             let file = self.create_file()?;
             let [.., older, newer] = self.runs.as_slice() else {
@@ -122,9 +136,6 @@ impl Spill {
             if merged.len > 0 {
                 self.runs.push(merged);
             }
-        }
-        if self.bloom.items > self.bloom.capacity {
-            self.rebuild_bloom()?;
         }
         Ok(())
     }
@@ -155,8 +166,6 @@ impl Spill {
         Ok(())
     }
 
-    /// Merge while the newest run is at least half its elder's size, so
-    /// sizes at least halve from the oldest run to the newest.
     fn newest_two_should_merge(&self) -> bool {
         matches!(self.runs.as_slice(), [.., older, newer] if newer.len * 2 >= older.len)
     }
