@@ -14,7 +14,8 @@
 //! * [`sqlite`] — the durable store.
 //! * [`working_set`] — the writer's in-memory copy: pings → batches (pure);
 //!   [`rid_index`] — its exact memory of run ids, about a byte each,
-//!   the older part on disk in [`rid_spill`].
+//!   the older part on disk in [`rid_spill`]; [`sorted_merge`] — two
+//!   sorted streams as one.
 //! * [`writer`] — the thread, and the [`WriterHandle`] handlers talk to;
 //!   [`loading`] — reading the stored state while the config is parsed.
 
@@ -23,6 +24,7 @@ pub mod loading;
 pub mod rid_index;
 pub mod rid_spill;
 pub mod seam;
+pub mod sorted_merge;
 pub mod sqlite;
 pub mod working_set;
 pub mod writer;

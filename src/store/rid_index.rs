@@ -177,6 +177,7 @@ impl RidIndex {
     }
 
     /// Entries on disk (forgotten ones included until they are dropped).
+    #[cfg(test)]
     pub fn on_disk(&self) -> u64 {
         self.spill.as_ref().map_or(0, Spill::entries)
     }
@@ -199,15 +200,9 @@ impl RidIndex {
         }
         Ok(packed
             .into_iter()
-            .filter(|p| self.is_remembered(*p))
+            .filter(|p| is_remembered(&self.remembered_from, *p))
             .map(seq_of)
             .collect())
-    }
-
-    fn is_remembered(&self, packed: u64) -> bool {
-        self.remembered_from
-            .get((packed & CHECK_MASK) as usize)
-            .is_some_and(|from| seq_of(packed) >= *from)
     }
 
     /// Notes that pings up to `seq` arrived by `at` (called once per
@@ -327,12 +322,7 @@ impl RidIndex {
         };
         let entries: Vec<Entry> = self.recent.iter().copied().collect();
         let remembered_from = &self.remembered_from;
-        let keep = |packed: u64| {
-            remembered_from
-                .get((packed & CHECK_MASK) as usize)
-                .is_some_and(|from| seq_of(packed) >= *from)
-        };
-        match spill.add(&entries, &keep) {
+        match spill.add(&entries, &|packed| is_remembered(remembered_from, packed)) {
             Ok(()) => {
                 self.recent.clear();
                 self.recent_limit = RECENT_LIMIT;
@@ -432,6 +422,14 @@ impl CheckRids {
 
 fn seq_of(packed: u64) -> u64 {
     packed >> CHECK_BITS
+}
+
+/// Whether a packed entry is still remembered: its sequence number is at
+/// or past its check's threshold (`remembered_from`, by check number).
+fn is_remembered(remembered_from: &[u64], packed: u64) -> bool {
+    remembered_from
+        .get((packed & CHECK_MASK) as usize)
+        .is_some_and(|from| seq_of(packed) >= *from)
 }
 
 #[cfg(test)]

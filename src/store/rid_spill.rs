@@ -21,6 +21,8 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::sorted_merge::merge_by;
+
 /// One remembered rid: its keyed hash, and the index's packing of its
 /// journal sequence number and check (opaque here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,6 +90,7 @@ impl Spill {
         self.runs.iter().map(|run| run.len).sum()
     }
 
+    #[cfg(test)]
     pub fn runs(&self) -> usize {
         self.runs.len()
     }
@@ -129,7 +132,7 @@ impl Spill {
             };
             let merged = write_run(
                 file,
-                &mut merge(RunReader::new(older), RunReader::new(newer)),
+                &mut merge_by(RunReader::new(older), RunReader::new(newer), |e| *e),
                 keep,
             )?;
             self.runs.truncate(self.runs.len() - 2);
@@ -157,9 +160,8 @@ impl Spill {
     fn rebuild_bloom(&mut self) -> io::Result<()> {
         let mut bloom = Bloom::for_capacity((self.entries() * 3 / 2).max(BLOOM_MIN_CAPACITY));
         for run in &self.runs {
-            let mut reader = RunReader::new(run);
-            while let Some(entry) = reader.next_entry()? {
-                bloom.insert(entry.hash);
+            for entry in RunReader::new(run) {
+                bloom.insert(entry?.hash);
             }
         }
         self.bloom = bloom;
@@ -274,7 +276,7 @@ impl<'a> RunReader<'a> {
         }
     }
 
-    fn next_entry(&mut self) -> io::Result<Option<Entry>> {
+    fn read_next(&mut self) -> io::Result<Option<Entry>> {
         if self.at == self.buffer.len() {
             let left = self.run.len - self.next;
             if left == 0 {
@@ -294,39 +296,12 @@ impl<'a> RunReader<'a> {
     }
 }
 
-/// Two runs' entries in order.
-fn merge<'a>(
-    mut a: RunReader<'a>,
-    mut b: RunReader<'a>,
-) -> impl Iterator<Item = io::Result<Entry>> + 'a {
-    let mut head_a = None;
-    let mut head_b = None;
-    let mut started = false;
-    std::iter::from_fn(move || {
-        let step = (|| -> io::Result<Option<Entry>> {
-            if !started {
-                head_a = a.next_entry()?;
-                head_b = b.next_entry()?;
-                started = true;
-            }
-            let take_a = match (head_a, head_b) {
-                (None, None) => return Ok(None),
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(x), Some(y)) => x <= y,
-            };
-            if take_a {
-                let entry = head_a;
-                head_a = a.next_entry()?;
-                Ok(entry)
-            } else {
-                let entry = head_b;
-                head_b = b.next_entry()?;
-                Ok(entry)
-            }
-        })();
-        step.transpose()
-    })
+impl Iterator for RunReader<'_> {
+    type Item = io::Result<Entry>;
+
+    fn next(&mut self) -> Option<io::Result<Entry>> {
+        self.read_next().transpose()
+    }
 }
 
 /// A blocked Bloom filter: every probe of a hash falls in one 64-byte

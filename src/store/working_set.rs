@@ -277,11 +277,13 @@ impl WorkingSet {
     }
 
     /// Rids remembered, of every check.
+    #[cfg(test)]
     pub fn rids_remembered(&self) -> usize {
         self.rids.len()
     }
 
     /// Entries of the rid index kept on disk rather than in memory.
+    #[cfg(test)]
     pub fn rids_on_disk(&self) -> u64 {
         self.rids.on_disk()
     }

@@ -15,6 +15,7 @@ use crate::name_hash::NameHash;
 use crate::store::error::StoreError;
 use crate::store::rid_index::RidKey;
 use crate::store::seam::{HistoryRow, JournalRow, RecordEvent, RidRow, RunBucketRow, Snapshot};
+use crate::store::sorted_merge::merge_by;
 
 /// Decodes one stored value, or names the check and column it failed in.
 struct Decoder<'a> {
@@ -240,8 +241,7 @@ pub(super) fn each_rid(
     path: &Path,
     each: &mut dyn FnMut(RidRow),
 ) -> Result<(), StoreError> {
-    let context = "loading run ids";
-    let sql = |e| StoreError::sql(context, path, e);
+    let sql = |e| StoreError::sql("loading run ids", path, e);
     let mut in_journal = conn
         .prepare(
             "SELECT seq, check_name, kind, rid, at FROM journal WHERE rid IS NOT NULL ORDER BY seq",
@@ -250,56 +250,34 @@ pub(super) fn each_rid(
     let mut in_log = conn
         .prepare("SELECT seq, check_name, kind, rid, at FROM rid_log ORDER BY seq")
         .map_err(sql)?;
-    let mut journal = in_journal.query([]).map_err(sql)?;
-    let mut log = in_log.query([]).map_err(sql)?;
-    let next = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<RidRow>, StoreError> {
-        let Some(row) = rows.next().map_err(sql)? else {
-            return Ok(None);
-        };
-        let (seq, check, kind, rid, at): (i64, String, String, String, f64) = (|| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })()
-        .map_err(sql)?;
+    type Raw = (i64, String, String, String, f64);
+    let raw = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
+        Ok((
+            row.get(0)?,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+        ))
+    };
+    let journal = in_journal.query_map([], raw).map_err(sql)?;
+    let log = in_log.query_map([], raw).map_err(sql)?;
+    for row in merge_by(journal, log, |row: &Raw| row.0) {
+        let (seq, check, kind, rid, at) = row.map_err(sql)?;
         let kind = Decoder {
             path,
             check: &check,
         }
         .kind("journal.kind", &kind)?;
-        Ok(Some(RidRow {
+        each(RidRow {
             seq: seq as u64,
             check,
             kind,
             rid,
             at,
-        }))
-    };
-    let mut a = next(&mut journal)?;
-    let mut b = next(&mut log)?;
-    loop {
-        let take_a = match (&a, &b) {
-            (None, None) => return Ok(()),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(x), Some(y)) => x.seq <= y.seq,
-        };
-        if take_a {
-            if let Some(row) = a.take() {
-                each(row);
-            }
-            a = next(&mut journal)?;
-        } else {
-            if let Some(row) = b.take() {
-                each(row);
-            }
-            b = next(&mut log)?;
-        }
+        });
     }
+    Ok(())
 }
 
 /// The columns of a journal entry, as read.
