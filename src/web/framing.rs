@@ -123,39 +123,52 @@ impl FramingScanner {
                 (used, Finding::Clean)
             }
             Scan::Head(buf) => {
-                let (used, done) = take_until(buf, bytes, b"\r\n\r\n", MAX_HEAD_BYTES);
+                let (used, done) = find_end(buf, bytes, b"\r\n\r\n", MAX_HEAD_BYTES);
                 match done {
-                    Some(true) => {
-                        let head = std::mem::take(buf);
-                        (used, self.end_of_head(&head))
+                    None => {
+                        buf.extend_from_slice(bytes);
+                        (used, Finding::Clean)
                     }
                     Some(false) => {
                         self.scan = Scan::Stopped;
                         (used, Finding::Clean)
                     }
-                    None => (used, Finding::Clean),
+                    // A head that arrived in one read (nearly every one) is
+                    // parsed where it lies, without a copy.
+                    Some(true) if buf.is_empty() => (used, self.end_of_head(&bytes[..used])),
+                    Some(true) => {
+                        let mut head = std::mem::take(buf);
+                        head.extend_from_slice(&bytes[..used]);
+                        (used, self.end_of_head(&head))
+                    }
                 }
             }
             Scan::ChunkSize(buf) => {
-                let (used, done) = take_until(buf, bytes, b"\r\n", MAX_CHUNK_LINE);
-                if done.is_some() {
-                    self.scan = match done.and_then(|_| chunk_size(buf)) {
-                        Some(0) => Scan::Trailers(Vec::new()),
-                        // The data, then the CRLF that ends it.
-                        Some(size) => Scan::ChunkData(size.saturating_add(2)),
-                        None => Scan::Stopped,
-                    };
+                let (used, done) = find_end(buf, bytes, b"\r\n", MAX_CHUNK_LINE);
+                match done {
+                    None => buf.extend_from_slice(bytes),
+                    Some(false) => self.scan = Scan::Stopped,
+                    Some(true) => {
+                        buf.extend_from_slice(&bytes[..used]);
+                        self.scan = match chunk_size(buf) {
+                            Some(0) => Scan::Trailers(Vec::new()),
+                            // The data, then the CRLF that ends it.
+                            Some(size) => Scan::ChunkData(size.saturating_add(2)),
+                            None => Scan::Stopped,
+                        };
+                    }
                 }
                 (used, Finding::Clean)
             }
             Scan::Trailers(buf) => {
-                let (used, done) = take_until(buf, bytes, b"\r\n", MAX_HEAD_BYTES);
+                let (used, done) = find_end(buf, bytes, b"\r\n", MAX_HEAD_BYTES);
                 match done {
-                    // A blank line ends the trailers and the request.
-                    Some(true) if buf.as_slice() == b"\r\n" => self.scan = Scan::Head(Vec::new()),
+                    None => buf.extend_from_slice(bytes),
+                    // A blank line (nothing before its CRLF) ends the
+                    // trailers and the request.
+                    Some(true) if buf.len() + used == 2 => self.scan = Scan::Head(Vec::new()),
                     Some(true) => buf.clear(),
                     Some(false) => self.scan = Scan::Stopped,
-                    None => {}
                 }
                 (used, Finding::Clean)
             }
@@ -215,20 +228,25 @@ impl FramingScanner {
     }
 }
 
-/// Appends bytes to `buf` up to and including `end`. Returns how many bytes
-/// were used, and `Some(true)` once `end` was seen, `Some(false)` if `buf`
-/// would pass `max` first, `None` if more bytes are needed.
-fn take_until(buf: &mut Vec<u8>, bytes: &[u8], end: &[u8], max: usize) -> (usize, Option<bool>) {
-    for (i, &byte) in bytes.iter().enumerate() {
-        buf.push(byte);
-        if buf.ends_with(end) {
-            return (i + 1, Some(true));
-        }
-        if buf.len() > max {
-            return (i + 1, Some(false));
-        }
+/// Where `end` completes in `held` (bytes kept from earlier reads, which do
+/// not contain it) followed by `bytes`. Returns how many of `bytes` that
+/// takes and `Some(true)`; or, when `held` and the bytes taken would pass
+/// `max` first, how many reach past it and `Some(false)`; or all of them and
+/// `None` when more are needed.
+fn find_end(held: &[u8], bytes: &[u8], end: &[u8], max: usize) -> (usize, Option<bool>) {
+    // The end may have begun in `held`: the longest such start ends first.
+    let straddled = (1..end.len())
+        .rev()
+        .find(|&k| held.ends_with(&end[..k]) && bytes.starts_with(&end[k..]))
+        .map(|k| end.len() - k);
+    let completed = straddled.or_else(|| memchr::memmem::find(bytes, end).map(|i| i + end.len()));
+    // Bytes that may still be taken before `max` is passed.
+    let room = (max + 1).saturating_sub(held.len());
+    match completed {
+        Some(used) if used <= room => (used, Some(true)),
+        _ if bytes.len() >= room => (room, Some(false)),
+        _ => (bytes.len(), None),
     }
-    (bytes.len(), None)
 }
 
 /// The size on a chunk-size line (`1a;ext=1\r\n`), if it is valid hex.
@@ -377,6 +395,34 @@ mod tests {
             scanner.feed(&line);
         }
         assert!(matches!(scanner.scan, Scan::Stopped));
+    }
+
+    #[test]
+    fn every_way_of_splitting_the_bytes_finds_the_same() {
+        // Terminators straddling reads at every offset, bodies of both
+        // kinds, trailers and a blank line before a request.
+        let input = "\r\nPOST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc\
+                     POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     2\r\nxy\r\n0\r\nT: 1\r\nU: 2\r\n\r\n\
+                     GET /c HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for split in 1..=input.len() {
+            assert_eq!(
+                scan_all(input, split),
+                [Finding::Ambiguous(3)],
+                "split {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_end_is_found_within_the_limit_and_not_past_it() {
+        assert_eq!(find_end(b"ab\r", b"\nrest", b"\r\n", 100), (1, Some(true)));
+        assert_eq!(find_end(b"", b"ab\r\n", b"\r\n", 100), (4, Some(true)));
+        assert_eq!(find_end(b"", b"abc", b"\r\n", 100), (3, None));
+        // The end may complete on the byte just past `max`, not later.
+        assert_eq!(find_end(b"", b"a\r\n", b"\r\n", 2), (3, Some(true)));
+        assert_eq!(find_end(b"", b"ab\r\n", b"\r\n", 2), (3, Some(false)));
+        assert_eq!(find_end(b"ab", b"cdef", b"\r\n", 3), (2, Some(false)));
     }
 
     #[test]
