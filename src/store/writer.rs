@@ -342,6 +342,8 @@ impl Writer {
         }
         if self.state_checkpoint_due() {
             self.checkpoint_state();
+        } else if self.set.has_hot_check() && self.status.fault().is_none() {
+            self.checkpoint_hot();
         }
     }
 
@@ -407,6 +409,16 @@ impl Writer {
     /// has every acknowledged ping.
     fn checkpoint_state(&mut self) {
         let _ = self.commit_checkpoint(Batch::default());
+    }
+
+    /// Writes the state of the checks pinged most since their checkpoint,
+    /// on their own: short, and unlike a regular checkpoint nothing that
+    /// readers see changes, so nothing is published.
+    fn checkpoint_hot(&mut self) {
+        let batch = self.set.checkpoint_hot(&self.config);
+        if !batch.is_empty() && self.commit(&batch, 0).is_ok() {
+            self.set.apply_checkpoint(&batch);
+        }
     }
 
     /// Checkpoints until every changed check is written (on shutdown).
