@@ -23,6 +23,14 @@ pub trait Store: Send + 'static {
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+    /// Trims history past its limit one bounded slice at a time, in a
+    /// transaction of its own, for stores whose checkpoints trim only a
+    /// bounded share; returns whether more remains. The writer calls it
+    /// when nothing else waits. Stores that trim as they commit need not
+    /// implement it.
+    fn trim_history(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
     /// Whether [`Store::rid_at`] answers. When it does, the writer keeps
     /// only a hash of each remembered rid and confirms a match by reading
     /// the rid back; otherwise it keeps the rids themselves.

@@ -42,6 +42,12 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 /// recovery never has much more to apply again.
 const CHECKPOINT_PINGS: u64 = 100_000;
 
+/// How long the writer must have had nothing to do before it trims a slice
+/// of history (one slice is a few milliseconds; a ping that arrives
+/// meanwhile waits for it). Under a steady flood it never pauses that long,
+/// and checkpoints trim their bounded share alone.
+const TRIM_AFTER_IDLE: Duration = Duration::from_millis(20);
+
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Request {
@@ -183,6 +189,7 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
                 checkpoint_failing: false,
                 last_state_checkpoint: Instant::now(),
                 checkpoint_round: false,
+                trim_pending: false,
             };
             let startup = writer.startup(read, started);
             let failed = startup.is_err();
@@ -221,6 +228,10 @@ struct Writer {
     /// A round of checkpoints is under way: more changed checks than one
     /// checkpoint writes.
     checkpoint_round: bool,
+    /// A checkpoint was written since history was last trimmed to its
+    /// limit: the checkpoint trims only a bounded share, and the rest is
+    /// trimmed in slices while no request waits.
+    trim_pending: bool,
 }
 
 impl Writer {
@@ -258,9 +269,20 @@ impl Writer {
                 };
                 wait = wait.min(due);
             }
+            let trim_when_idle = self.trim_pending && self.status.fault().is_none();
+            if trim_when_idle {
+                wait = wait.min(TRIM_AFTER_IDLE);
+            }
             let first = match inbox.recv_timeout(wait) {
                 Ok(request) => Some(request),
-                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Only after a real pause: a slice started whenever the
+                    // queue is empty for a moment starves a steady load.
+                    if trim_when_idle && wait == TRIM_AFTER_IDLE {
+                        self.trim_slice();
+                    }
+                    None
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.checkpoint_all();
                     self.checkpoint();
@@ -388,6 +410,7 @@ impl Writer {
         if !batch.is_empty() {
             self.commit(&batch, 0)?;
             self.set.apply_checkpoint(&batch);
+            self.trim_pending = true;
         }
         self.checkpoint_round = self.set.dirty() > 0;
         if !self.checkpoint_round {
@@ -418,7 +441,21 @@ impl Writer {
         let batch = self.set.checkpoint_hot(&self.config);
         if !batch.is_empty() && self.commit(&batch, 0).is_ok() {
             self.set.apply_checkpoint(&batch);
+            self.trim_pending = true;
         }
+    }
+
+    /// One slice of history trimming. A failure is logged and the rest
+    /// waits for the next checkpoint: every ping is still stored, only the
+    /// history is longer than its limit for a while.
+    fn trim_slice(&mut self) {
+        self.trim_pending = match self.store.trim_history() {
+            Ok(more) => more,
+            Err(err) => {
+                tracing::warn!(error = %err, "trimming history failed; retried after the next checkpoint");
+                false
+            }
+        };
     }
 
     /// Checkpoints until every changed check is written (on shutdown).
@@ -554,6 +591,7 @@ mod tests {
             checkpoint_failing: false,
             last_state_checkpoint: Instant::now(),
             checkpoint_round: false,
+            trim_pending: false,
         };
         (writer, checkpoints)
     }

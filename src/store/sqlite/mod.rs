@@ -212,6 +212,15 @@ impl Store for SqliteStore {
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         write::checkpoint(&self.conn, &self.path, BUSY_TIMEOUT)
     }
+
+    fn trim_history(&mut self) -> Result<bool, StoreError> {
+        write::trim(
+            &mut self.conn,
+            &self.path,
+            &mut self.heads,
+            self.history_limit,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -726,3 +726,69 @@ fn entries_after_the_checkpoint_are_replayed() {
         .collect();
     assert_eq!(messages, ["two", "one"]);
 }
+
+#[test]
+fn trim_slices_finish_what_a_checkpoint_left_and_then_stop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(dir.path()).expect("open");
+    // 40 interleaved checks of 80 entries each: trimming them to 10 reads
+    // and deletes more rows than one trim's budget.
+    let checks = 40;
+    let journal = (1..=checks * 80)
+        .map(|seq| {
+            let check = format!("c{}", seq % checks);
+            with_rid(seq, &check, Kind::Success, &format!("r{seq}"), seq as f64)
+        })
+        .collect();
+    store
+        .commit(&Batch {
+            journal,
+            history_limit: 10,
+            ..Batch::default()
+        })
+        .expect("append");
+    let states = (0..checks)
+        .map(|i| (format!("c{i}"), CheckState::new(1.0)))
+        .collect();
+    store
+        .commit(&Batch {
+            states,
+            through: Some(checks * 80),
+            history_limit: 10,
+            ..Batch::default()
+        })
+        .expect("checkpoint");
+    let rows = |store: &SqliteStore| -> i64 {
+        (store.conn)
+            .query_row("SELECT count(*) FROM journal", [], |row| row.get(0))
+            .expect("count")
+    };
+    let after_checkpoint = rows(&store);
+    assert!(
+        after_checkpoint > (checks * 10) as i64,
+        "the checkpoint trims only its share ({after_checkpoint} rows left)"
+    );
+    let mut slices = 0;
+    while store.trim_history().expect("trim") {
+        slices += 1;
+        assert!(slices < 10, "each slice makes progress");
+    }
+    let most: i64 = (store.conn)
+        .query_row(
+            "SELECT max(n) FROM (SELECT count(*) AS n FROM journal GROUP BY check_name)",
+            [],
+            |row| row.get(0),
+        )
+        .expect("count");
+    // A check cut short by a budget may rest within the slack (16 over).
+    assert!(most <= 10 + 16, "every check is within its limit ({most})");
+    assert!(rows(&store) < after_checkpoint);
+    assert!(!store.trim_history().expect("trim"), "nothing more to do");
+    assert_eq!(
+        stored_rids(&mut store).len(),
+        (checks * 80) as usize,
+        "no rid is lost"
+    );
+    let history = store.history("c1", 100).expect("history");
+    assert_eq!(history.len(), 10);
+}
