@@ -12,7 +12,8 @@
 //!   [`Snapshot`], rows), with [`MemoryStore`] for tests.
 //! * [`error`] — [`StoreError`], variants callers can match.
 //! * [`sqlite`] — the durable store.
-//! * [`working_set`] — the writer's in-memory copy: pings → batches (pure);
+//! * [`working_set`] — the writer's in-memory copy: pings → batches (pure),
+//!   one file each for planning pings, checkpoints, reconcile and restore;
 //!   [`rid_index`] — its exact memory of run ids, about a byte each,
 //!   the older part on disk in [`rid_spill`]; [`sorted_merge`] — two
 //!   sorted streams as one.
