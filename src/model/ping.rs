@@ -188,34 +188,55 @@ pub fn media_type(content_type: Option<&str>) -> String {
 impl Ping {
     /// What was recorded, for the 200 body: `success recorded (records=200,
     /// rid=run-42)`, so a client sees at once that its records arrived.
+    /// Written into one string: it is built for every accepted ping.
     pub fn summary(&self) -> String {
-        let mut details = Vec::new();
+        let mut out = String::with_capacity(96);
+        let _ = write!(out, "{} recorded", self.kind);
+        let mut details = Details { out, any: false };
         if let Some(records) = self.records {
-            details.push(format!("records={records}"));
+            details.add(format_args!("records={records}"));
         }
         if let Some(rid) = &self.rid {
-            details.push(format!("rid={rid}"));
+            details.add(format_args!("rid={rid}"));
         }
         if let Some(status) = self.exit_status {
-            details.push(format!("exit_status={status}"));
+            details.add(format_args!("exit_status={status}"));
         }
         if let (Some(reason), None) = (self.reason, self.exit_status) {
-            details.push(format!("reason={reason}"));
+            details.add(format_args!("reason={reason}"));
         }
         for (name, _) in &self.expiries {
-            details.push(format!("expires.{name}"));
+            details.add(format_args!("expires.{name}"));
         }
         for (name, value) in &self.values {
-            details.push(format!("value.{name}={value}"));
+            details.add(format_args!("value.{name}={value}"));
         }
         if let Some(message) = &self.message {
-            details.push(format!("message of {} bytes", message.len()));
+            details.add(format_args!("message of {} bytes", message.len()));
         }
-        let mut out = format!("{} recorded", self.kind);
-        if !details.is_empty() {
-            let _ = write!(out, " ({})", details.join(", "));
+        details.finish()
+    }
+}
+
+/// The parenthesised, comma-separated tail of a summary.
+struct Details {
+    out: String,
+    /// Whether the opening parenthesis is written.
+    any: bool,
+}
+
+impl Details {
+    fn add(&mut self, detail: std::fmt::Arguments<'_>) {
+        self.out.push_str(if self.any { ", " } else { " (" });
+        self.any = true;
+        let _ = self.out.write_fmt(detail);
+    }
+
+    fn finish(mut self) -> String {
+        if self.any {
+            self.out.push(')');
         }
-        out
+        self.out
     }
 }
 
