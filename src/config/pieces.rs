@@ -19,13 +19,14 @@ use std::sync::Arc;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::check::Check;
+use super::defaults::Defaults;
 use super::error::ErrorList;
-use super::secrets::TokenLoader;
+use super::fields::valid_check_name;
+use super::raw::{RawCheck, RawStorage};
+use super::secrets::{Secrets, TokenLoader};
 use super::source::LineIndex;
-use super::{
-    valid_check_name, validate_check, validate_tables, Check, Config, Defaults, RawCheck,
-    RawStorage, Secrets,
-};
+use super::validate::{validate_check, validate_tables, Validated};
 
 /// Smaller files are read whole: it takes a few milliseconds.
 const MIN_TEXT: usize = 512 * 1024;
@@ -53,9 +54,11 @@ struct Piece {
     check: Vec<toml::Spanned<Box<RawCheck>>>,
 }
 
-/// The config in `text`, if it is large, can be cut safely and is valid;
-/// `None` means "read it whole" (which reports what is wrong, if anything).
-pub(super) fn read(text: &str, base_dir: &Path, secrets: Secrets) -> Option<Config> {
+/// The config's parts in `text`, if it is large, can be cut safely and
+/// every piece is valid; `None` means "read it whole" (which reports what
+/// is wrong, if anything). A name used twice is left to the caller, which
+/// indexes the names anyway.
+pub(super) fn read(text: &str, base_dir: &Path, secrets: Secrets) -> Option<Validated> {
     if text.len() < MIN_TEXT || text.contains("\"\"\"") || text.contains("'''") {
         return None;
     }
@@ -110,9 +113,12 @@ pub(super) fn read(text: &str, base_dir: &Path, secrets: Secrets) -> Option<Conf
         checks.extend(share.checks);
         token_files.extend(share.token_files);
     }
-    let config = Config::assemble(checks, storage, badges, text, token_files);
-    // A name used twice is an error, reported by the whole read.
-    (config.index.len() == config.checks.len()).then_some(config)
+    Some(Validated {
+        checks,
+        storage,
+        badges,
+        token_files,
+    })
 }
 
 /// What one thread read: its checks in file order, and the token files.
@@ -178,6 +184,7 @@ fn cut(text: &str) -> (&str, Vec<(usize, &str)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn big(checks: usize, extra: &str) -> String {
         let mut text = String::from("[defaults]\nowner = \"ops\"\n\n");
@@ -208,7 +215,8 @@ mod tests {
     #[test]
     fn a_large_valid_file_reads_as_it_does_whole() {
         let text = big(8_000, "");
-        let pieces = read(&text, Path::new("."), Secrets::Read).expect("read in pieces");
+        let parts = read(&text, Path::new("."), Secrets::Read).expect("read in pieces");
+        let pieces = Config::assemble(parts, &text);
         let whole = Config::parse_whole(&text, Path::new("."), Secrets::Read).expect("valid");
         assert_eq!(pieces.checks.len(), 8_000);
         for (a, b) in pieces.checks.iter().zip(&whole.checks) {
@@ -238,9 +246,13 @@ mod tests {
         }
         let text = format!("check = []\n{}", big(8_000, ""));
         assert!(read(&text, at, Secrets::Read).is_none());
-        // Errors: the whole read reports them.
+        // Errors: the whole read reports them. A name used twice is seen
+        // once the names are indexed, after the pieces are read.
+        let twice = big(8_000, "[[check]]\nname = \"check-7\"\nevery = \"1h\"\n");
+        let parts = read(&twice, at, Secrets::Read).expect("each piece is valid");
+        assert_eq!(parts.checks.len(), 8_001);
+        assert!(Config::parse(&twice, at).is_err());
         for extra in [
-            "[[check]]\nname = \"check-7\"\nevery = \"1h\"\n",
             "[[check]]\nname = \"late\"\nevery = \"soon\"\n",
             "[[check]]\nname = \"typo\"\nevry = \"1h\"\n",
             "[[check]]\nname = \"broken\nevery = \"1h\"\n",

@@ -1,6 +1,10 @@
 //! The config module's own tests: the file as a whole (defaults, names,
 //! syntax errors, several errors at once, secrets skipped).
 
+use std::time::Duration;
+
+use super::source::LineIndex;
+use super::validate::DEFAULT_GRACE;
 use super::*;
 
 fn parse(text: &str) -> Result<Config, String> {
