@@ -1,0 +1,1 @@
+"""scripts/check-kubernetes in parts; see that script for what is checked."""
