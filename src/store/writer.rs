@@ -261,6 +261,10 @@ impl Writer {
         Ok(())
     }
 
+    /// The writer's loop: waits for a request no longer than the next
+    /// timed duty (maintenance, a fault probe, a state checkpoint, an idle
+    /// trim slice), does the duty that is due, then serves the requests
+    /// queued. Returns after the last commit and checkpoint on stop.
     fn serve(&mut self, inbox: &mpsc::Receiver<Request>) {
         let mut last_maintenance = Instant::now();
         loop {
@@ -316,34 +320,42 @@ impl Writer {
                 self.checkpoint_state();
             }
             let Some(first) = first else { continue };
+            if !self.serve_group(first, inbox) {
+                return;
+            }
+        }
+    }
 
-            let mut pings = Vec::new();
-            let mut pending = Some(first);
-            while let Some(request) = pending.take() {
-                match request {
-                    Request::Ping(job, reply) => pings.push((job, reply)),
-                    Request::Apply(config, reply) => {
-                        // Keep order: pings queued before a reload commit first.
-                        self.commit_pings(std::mem::take(&mut pings));
-                        let _ = reply.send(self.apply_config(config));
-                    }
-                    Request::History(check, limit, reply) => {
-                        self.commit_pings(std::mem::take(&mut pings));
-                        let _ = reply.send(self.store.history(&check, limit));
-                    }
-                    Request::Stop => {
-                        self.commit_pings(pings);
-                        self.checkpoint_all();
-                        self.checkpoint();
-                        return;
-                    }
+    /// Serves `first` and what is queued behind it, its pings (up to
+    /// [`MAX_BATCH`]) committed as one group; `false` once told to stop.
+    fn serve_group(&mut self, first: Request, inbox: &mpsc::Receiver<Request>) -> bool {
+        let mut pings = Vec::new();
+        let mut pending = Some(first);
+        while let Some(request) = pending.take() {
+            match request {
+                Request::Ping(job, reply) => pings.push((job, reply)),
+                Request::Apply(config, reply) => {
+                    // Keep order: pings queued before a reload commit first.
+                    self.commit_pings(std::mem::take(&mut pings));
+                    let _ = reply.send(self.apply_config(config));
                 }
-                if pings.len() < MAX_BATCH {
-                    pending = inbox.try_recv().ok();
+                Request::History(check, limit, reply) => {
+                    self.commit_pings(std::mem::take(&mut pings));
+                    let _ = reply.send(self.store.history(&check, limit));
+                }
+                Request::Stop => {
+                    self.commit_pings(pings);
+                    self.checkpoint_all();
+                    self.checkpoint();
+                    return false;
                 }
             }
-            self.commit_pings(pings);
+            if pings.len() < MAX_BATCH {
+                pending = inbox.try_recv().ok();
+            }
         }
+        self.commit_pings(pings);
+        true
     }
 
     /// Plans, commits, applies and publishes a group of pings, then answers
