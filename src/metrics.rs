@@ -105,112 +105,126 @@ pub struct Metrics {
     pub storage: StorageMetrics,
 }
 
+impl Rejections {
+    fn new(registry: &Registry) -> Self {
+        let counter = registered(
+            registry,
+            defined(IntCounterVec::new(
+                Opts::new(
+                    "deadman_pings_rejected_total",
+                    "Ping requests refused, by reason (not_found, unauthorized, ...).",
+                ),
+                &["reason"],
+            )),
+        );
+        // Pre-initialised so rate() works from the first rejection.
+        for reason in Rejection::ALL {
+            counter.with_label_values(&[reason.as_str()]);
+        }
+        Rejections {
+            counter,
+            per_check: Arc::default(),
+        }
+    }
+}
+
+impl ReloadGauges {
+    fn new(registry: &Registry) -> Self {
+        ReloadGauges {
+            successful: registered(
+                registry,
+                defined(IntGauge::new(
+                    "deadman_config_last_reload_successful",
+                    "Whether the last configuration load or reload succeeded (1) or failed (0).",
+                )),
+            ),
+            success_timestamp: registered(
+                registry,
+                defined(prometheus::Gauge::new(
+                    "deadman_config_last_reload_success_timestamp_seconds",
+                    "When the configuration was last loaded successfully.",
+                )),
+            ),
+        }
+    }
+}
+
+impl StorageMetrics {
+    fn new(registry: &Registry) -> Self {
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            registered(
+                registry,
+                defined(Histogram::with_opts(
+                    HistogramOpts::new(name, help).buckets(buckets),
+                )),
+            )
+        };
+        let counter =
+            |name: &str, help: &str| registered(registry, defined(IntCounter::new(name, help)));
+        StorageMetrics {
+            commit_duration: histogram(
+                "deadman_storage_commit_duration_seconds",
+                "Time to durably commit one batch of pings, including fsync.",
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
+            ),
+            commit_batch_size: histogram(
+                "deadman_storage_commit_batch_size",
+                "Pings committed together in one transaction (group commit).",
+                vec![
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0,
+                ],
+            ),
+            errors: counter(
+                "deadman_storage_errors_total",
+                "Storage commits that failed; the pings in them were answered 503.",
+            ),
+            restored_checks: registered(
+                registry,
+                defined(IntGauge::new(
+                    "deadman_state_restored_checks",
+                    "Checks whose state was loaded from storage at startup.",
+                )),
+            ),
+            rids_forgotten: counter(
+                "deadman_rids_forgotten_total",
+                "Run ids forgotten before they were a day old because a check had \
+                 more than 100,000.",
+            ),
+        }
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let pings_rejected = IntCounterVec::new(
-            Opts::new(
-                "deadman_pings_rejected_total",
-                "Ping requests refused, by reason (not_found, unauthorized, ...).",
-            ),
-            &["reason"],
-        )
-        .expect("static metric definition is valid");
-        // Pre-initialised so rate() works from the first rejection.
-        for reason in Rejection::ALL {
-            pings_rejected.with_label_values(&[reason.as_str()]);
-        }
-        let reload_successful = IntGauge::new(
-            "deadman_config_last_reload_successful",
-            "Whether the last configuration load or reload succeeded (1) or failed (0).",
-        )
-        .expect("static metric definition is valid");
-        let reload_success_timestamp = prometheus::Gauge::new(
-            "deadman_config_last_reload_success_timestamp_seconds",
-            "When the configuration was last loaded successfully.",
-        )
-        .expect("static metric definition is valid");
-        let storage_commit_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "deadman_storage_commit_duration_seconds",
-                "Time to durably commit one batch of pings, including fsync.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
-        )
-        .expect("static metric definition is valid");
-        let storage_commit_batch_size = Histogram::with_opts(
-            HistogramOpts::new(
-                "deadman_storage_commit_batch_size",
-                "Pings committed together in one transaction (group commit).",
-            )
-            .buckets(vec![
-                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0,
-            ]),
-        )
-        .expect("static metric definition is valid");
-        let storage_errors = IntCounter::new(
-            "deadman_storage_errors_total",
-            "Storage commits that failed; the pings in them were answered 503.",
-        )
-        .expect("static metric definition is valid");
-        let restored_checks = IntGauge::new(
-            "deadman_state_restored_checks",
-            "Checks whose state was loaded from storage at startup.",
-        )
-        .expect("static metric definition is valid");
-        let rids_forgotten = IntCounter::new(
-            "deadman_rids_forgotten_total",
-            "Run ids forgotten before they were a day old because a check had more than 100,000.",
-        )
-        .expect("static metric definition is valid");
-        let build_info = IntGaugeVec::new(
-            Opts::new(
-                "deadman_build_info",
-                "Build information; the value is always 1.",
-            ),
-            &["version", "revision"],
-        )
-        .expect("static metric definition is valid");
+        let rejections = Rejections::new(&registry);
+        let reload = ReloadGauges::new(&registry);
+        let storage = StorageMetrics::new(&registry);
+        let build_info = registered(
+            &registry,
+            defined(IntGaugeVec::new(
+                Opts::new(
+                    "deadman_build_info",
+                    "Build information; the value is always 1.",
+                ),
+                &["version", "revision"],
+            )),
+        );
         build_info
             .with_label_values(&[crate::version::VERSION, crate::version::REVISION])
             .set(1);
-
-        let collectors: Vec<Box<dyn Collector>> = vec![
-            Box::new(pings_rejected.clone()),
-            Box::new(reload_successful.clone()),
-            Box::new(reload_success_timestamp.clone()),
-            Box::new(storage_commit_duration.clone()),
-            Box::new(storage_commit_batch_size.clone()),
-            Box::new(storage_errors.clone()),
-            Box::new(restored_checks.clone()),
-            Box::new(rids_forgotten.clone()),
-            Box::new(build_info),
-            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
-        ];
-        for collector in collectors {
-            registry
-                .register(collector)
-                .expect("each static metric is registered once");
-        }
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("the process collector is registered once");
         Metrics {
             registry,
-            rejections: Rejections {
-                counter: pings_rejected,
-                per_check: Arc::default(),
-            },
-            reload: ReloadGauges {
-                successful: reload_successful,
-                success_timestamp: reload_success_timestamp,
-            },
-            storage: StorageMetrics {
-                commit_duration: storage_commit_duration,
-                commit_batch_size: storage_commit_batch_size,
-                errors: storage_errors,
-                restored_checks,
-                rids_forgotten,
-            },
+            rejections,
+            reload,
+            storage,
         }
     }
 }
@@ -219,4 +233,19 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A metric from its static definition (a constant name, help and
+/// labels): an error here is a programming error that every test hits.
+fn defined<T>(metric: prometheus::Result<T>) -> T {
+    metric.expect("static metric definition is valid")
+}
+
+/// `collector`, registered in `registry`; the handle is returned for the
+/// subsystem that updates it.
+fn registered<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
+    registry
+        .register(Box::new(collector.clone()))
+        .expect("each static metric is registered once");
+    collector
 }
