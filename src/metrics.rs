@@ -91,6 +91,12 @@ pub struct StorageMetrics {
     /// Run ids forgotten before they were a day old, because a check had
     /// more than the per-check cap: retries of those would count twice.
     pub rids_forgotten: IntCounter,
+    /// Pings in the journal, as of the last state checkpoint or trim: the
+    /// database's growth, which trimming bounds.
+    pub journal_rows: IntGauge,
+    /// Journal rows trimming will delete: a backlog that grows only while
+    /// a flood leaves the writer no idle time.
+    pub journal_rows_awaiting_trim: IntGauge,
 }
 
 /// Exporter self-metrics. Registered once; the handles are cheap clones.
@@ -161,6 +167,8 @@ impl StorageMetrics {
         };
         let counter =
             |name: &str, help: &str| registered(registry, defined(IntCounter::new(name, help)));
+        let gauge =
+            |name: &str, help: &str| registered(registry, defined(IntGauge::new(name, help)));
         StorageMetrics {
             commit_duration: histogram(
                 "deadman_storage_commit_duration_seconds",
@@ -180,17 +188,24 @@ impl StorageMetrics {
                 "deadman_storage_errors_total",
                 "Storage commits that failed; the pings in them were answered 503.",
             ),
-            restored_checks: registered(
-                registry,
-                defined(IntGauge::new(
-                    "deadman_state_restored_checks",
-                    "Checks whose state was loaded from storage at startup.",
-                )),
+            restored_checks: gauge(
+                "deadman_state_restored_checks",
+                "Checks whose state was loaded from storage at startup.",
             ),
             rids_forgotten: counter(
                 "deadman_rids_forgotten_total",
                 "Run ids forgotten before they were a day old because a check had \
                  more than 100,000.",
+            ),
+            journal_rows: gauge(
+                "deadman_storage_journal_rows",
+                "Pings stored in the journal (every check's history), as of the last state \
+                 checkpoint or trim.",
+            ),
+            journal_rows_awaiting_trim: gauge(
+                "deadman_storage_journal_rows_awaiting_trim",
+                "Journal rows beyond [storage] history that trimming will delete; grows only \
+                 while a flood leaves the writer no idle time.",
             ),
         }
     }

@@ -340,6 +340,11 @@ async fn history_keeps_the_last_n_pings_with_their_details() {
         messages,
         [serde_json::Value::Null, "run 4".into(), "run 3".into()]
     );
+    // The six pings are stored (within the slack above the 3 kept, so
+    // nothing awaits trimming), as the checkpoint at shutdown counted them.
+    let m = server.scrape().await;
+    assert_eq!(m.value("deadman_storage_journal_rows"), 6.0);
+    assert_eq!(m.value("deadman_storage_journal_rows_awaiting_trim"), 0.0);
 
     assert_eq!(server.get("/api/v1/checks/nope/history").await.status, 404);
     // A limit beyond what is kept is refused, not silently cut short.

@@ -414,6 +414,20 @@ local common = import 'common.libsonnet';
         ),
       ]);
 
+      // The store's size: its own row, after the others, so that every
+      // older panel keeps its id (links to a panel use it).
+      local storage = g.row('Storage', id=37, collapsed=true, panels=[
+        g.timeseries(
+          'Journal rows',
+          'Pings stored per replica, and those beyond [storage] history that trimming will delete: a backlog that keeps growing means a flood leaves the writer no idle time.',
+          'short',
+          [
+            g.target(q.series('deadman_storage_journal_rows'), 'stored {{instance}}'),
+            g.target(q.series('deadman_storage_journal_rows_awaiting_trim'), 'awaiting trim {{instance}}'),
+          ],
+        ),
+      ]);
+
       g.dashboard(
         config,
         'overview',
@@ -422,7 +436,7 @@ local common = import 'common.libsonnet';
         // The overview can show several deadman jobs at once (the Check
         // column's link passes the row's job on).
         variables=[g.variables.job(config, multi=true)],
-        rows=[summary, checks, activity, reports, volume, exporter],
+        rows=[summary, checks, activity, reports, volume, exporter, storage],
       ),
   },
 }

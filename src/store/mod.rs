@@ -37,7 +37,8 @@ pub use error::StoreError;
 pub use loading::{Loading, Opened};
 pub use rid_index::RidKey;
 pub use seam::{
-    Batch, HistoryRow, JournalRow, MemoryStore, RecordEvent, RidRow, RunBucketRow, Snapshot, Store,
+    Batch, HistoryRow, JournalRow, JournalRows, MemoryStore, RecordEvent, RidRow, RunBucketRow,
+    Snapshot, Store,
 };
 pub use sqlite::SqliteStore;
 pub use writer::WriterHandle;

@@ -47,6 +47,11 @@ pub trait Store: Send + 'static {
     fn each_rid(&mut self, _each: &mut dyn FnMut(RidRow)) -> Result<(), StoreError> {
         Ok(())
     }
+    /// How many journal rows the store holds, for stores with a journal
+    /// (`deadman_storage_journal_rows*`).
+    fn journal_rows(&self) -> Option<JournalRows> {
+        None
+    }
     /// A directory for the writer's scratch files (the older part of its
     /// rid index, rebuilt at every start), for stores that read rids back.
     fn scratch_dir(&self) -> Option<std::path::PathBuf> {
@@ -86,6 +91,18 @@ pub struct RecordEvent {
     pub check: String,
     pub at: f64,
     pub records: u64,
+}
+
+/// The journal's size, for the storage gauges: whether trimming keeps up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalRows {
+    /// Every check's stored pings (its history, and the slack above it
+    /// that is trimmed in bulk).
+    pub stored: u64,
+    /// What trimming will delete: of each check over its history by more
+    /// than the slack, the rows beyond its history. Grows while a flood
+    /// leaves the writer no idle time, and falls back to 0 once it has.
+    pub awaiting_trim: u64,
 }
 
 /// One remembered run id: the journal entry that carried it.

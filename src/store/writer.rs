@@ -52,6 +52,9 @@ const TRIM_AFTER_IDLE: Duration = Duration::from_millis(20);
 /// after a flood at 10,000 checks) rather than one slice per 20 ms; any
 /// request ends that until the next long pause.
 const TRIM_AGAIN_AFTER: Duration = Duration::from_millis(2);
+/// How often trim slices update the journal gauges: a count walks every
+/// check, and a slice takes only a few milliseconds.
+const JOURNAL_ROWS_EVERY: Duration = Duration::from_secs(1);
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -196,6 +199,7 @@ pub fn spawn(parts: WriterParts) -> std::io::Result<Spawned> {
                 checkpoint_round: false,
                 trim_pending: false,
                 idle: false,
+                journal_rows_counted: Instant::now(),
             };
             let startup = writer.startup(read, started);
             let failed = startup.is_err();
@@ -241,6 +245,10 @@ struct Writer {
     /// The last wait ended in a slice of trimming and no request has
     /// arrived since, so the next slice needs only [`TRIM_AGAIN_AFTER`].
     idle: bool,
+    /// When the journal gauges were last counted: a trim slice counts
+    /// again only after [`JOURNAL_ROWS_EVERY`], since counting walks every
+    /// check and slices follow each other every few milliseconds.
+    journal_rows_counted: Instant,
 }
 
 impl Writer {
@@ -252,6 +260,7 @@ impl Writer {
         self.set = read.configure(&self.config, self.clock.now().wall);
         // Also the first checkpoint: what the replay changed is written.
         self.apply_config(Arc::clone(&self.config))?;
+        self.publish_journal_rows();
         self.status.ready.store(true, Ordering::Release);
         tracing::info!(
             restored_checks = restored,
@@ -441,6 +450,7 @@ impl Writer {
             self.commit(&batch, 0)?;
             self.set.apply_checkpoint(&batch);
             self.trim_pending = true;
+            self.publish_journal_rows();
         }
         self.checkpoint_round = self.set.dirty() > 0;
         if !self.checkpoint_round {
@@ -472,6 +482,7 @@ impl Writer {
         if !batch.is_empty() && self.commit(&batch, 0).is_ok() {
             self.set.apply_checkpoint(&batch);
             self.trim_pending = true;
+            self.publish_journal_rows();
         }
     }
 
@@ -486,6 +497,21 @@ impl Writer {
                 false
             }
         };
+        if !self.trim_pending || self.journal_rows_counted.elapsed() >= JOURNAL_ROWS_EVERY {
+            self.publish_journal_rows();
+        }
+    }
+
+    /// Sets the journal gauges after what changes them (a state checkpoint,
+    /// which trims, or a trim slice), not per commit: counting walks every
+    /// check.
+    fn publish_journal_rows(&mut self) {
+        self.journal_rows_counted = Instant::now();
+        if let Some(rows) = self.store.journal_rows() {
+            let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            self.metrics.journal_rows.set(gauge(rows.stored));
+            (self.metrics.journal_rows_awaiting_trim).set(gauge(rows.awaiting_trim));
+        }
     }
 
     /// Checkpoints until every changed check is written (on shutdown).
@@ -623,6 +649,7 @@ mod tests {
             checkpoint_round: false,
             trim_pending: false,
             idle: false,
+            journal_rows_counted: Instant::now(),
         };
         (writer, checkpoints)
     }

@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::error::StoreError;
 use super::rid_index::RidKey;
-use super::seam::{Batch, HistoryRow, RidRow, Snapshot, Store};
+use super::seam::{Batch, HistoryRow, JournalRows, RidRow, Snapshot, Store};
 
 /// The database file's name under `--storage.path`.
 pub const DB_FILE: &str = "deadman.db";
@@ -195,6 +195,10 @@ impl Store for SqliteStore {
 
     fn reads_rids_back(&self) -> bool {
         true
+    }
+
+    fn journal_rows(&self) -> Option<JournalRows> {
+        Some(write::journal_rows(&self.heads, self.history_limit))
     }
 
     fn each_rid(&mut self, each: &mut dyn FnMut(RidRow)) -> Result<(), StoreError> {

@@ -747,6 +747,15 @@ fn trim_slices_finish_what_a_checkpoint_left_and_then_stop() {
             ..Batch::default()
         })
         .expect("append");
+    // The gauges' count: 70 of each check's 80 rows are beyond its 10.
+    let counted = |store: &SqliteStore| store.journal_rows().expect("a journal");
+    assert_eq!(
+        counted(&store),
+        JournalRows {
+            stored: checks * 80,
+            awaiting_trim: checks * 70,
+        }
+    );
     let states = (0..checks)
         .map(|i| (format!("c{i}"), CheckState::new(1.0)))
         .collect();
@@ -768,6 +777,8 @@ fn trim_slices_finish_what_a_checkpoint_left_and_then_stop() {
         after_checkpoint > (checks * 10) as i64,
         "the checkpoint trims only its share ({after_checkpoint} rows left)"
     );
+    assert_eq!(counted(&store).stored, after_checkpoint as u64);
+    assert!(counted(&store).awaiting_trim > 0);
     let mut slices = 0;
     while store.trim_history().expect("trim") {
         slices += 1;
@@ -784,6 +795,13 @@ fn trim_slices_finish_what_a_checkpoint_left_and_then_stop() {
     assert!(most <= 10 + 16, "every check is within its limit ({most})");
     assert!(rows(&store) < after_checkpoint);
     assert!(!store.trim_history().expect("trim"), "nothing more to do");
+    assert_eq!(
+        counted(&store),
+        JournalRows {
+            stored: rows(&store) as u64,
+            awaiting_trim: 0,
+        }
+    );
     assert_eq!(
         stored_rids(&mut store).len(),
         (checks * 80) as usize,

@@ -17,7 +17,7 @@ use super::{Head, Heads};
 use crate::model::values::ReportedValues;
 use crate::model::{FailReason, Run};
 use crate::store::error::StoreError;
-use crate::store::seam::Batch;
+use crate::store::seam::{Batch, JournalRows};
 
 /// Most journal rows one trim (in a checkpoint, or a slice of its own when
 /// the writer is idle) reads along checks' chains to find where each one's
@@ -28,6 +28,28 @@ use crate::store::seam::Batch;
 /// after a long burst stays short; the rest waits for the next.
 const MAX_TRIM_ROWS: u64 = 1_000;
 const MAX_TRIM_SPAN: u64 = 50_000;
+
+/// The rows a check keeps, and how many more it may have before it is
+/// trimmed back to that: trimming in bulk, not a row per ping.
+fn trim_rule(history_limit: usize) -> (u64, u64) {
+    let keep = history_limit as u64;
+    (keep, (keep / 2).max(16))
+}
+
+/// The journal's size as `heads` count it, under the trim rule.
+pub(super) fn journal_rows(heads: &Heads, history_limit: usize) -> JournalRows {
+    let (keep, slack) = trim_rule(history_limit);
+    heads
+        .values()
+        .fold(JournalRows::default(), |sum, head| JournalRows {
+            stored: sum.stored + head.rows,
+            awaiting_trim: sum.awaiting_trim
+                + match head.rows > keep.saturating_add(slack) {
+                    true => head.rows - keep,
+                    false => 0,
+                },
+        })
+}
 
 /// Applies `batch` all-or-nothing; returns once it is durable. `heads` is
 /// each check's newest journal entry and entry count, updated only when the
@@ -275,8 +297,7 @@ fn trim_journal(
     changed: &mut Heads,
     history_limit: usize,
 ) -> rusqlite::Result<bool> {
-    let keep = history_limit as u64;
-    let slack = (keep / 2).max(16);
+    let (keep, slack) = trim_rule(history_limit);
     let mut over: Vec<(String, Head)> = heads
         .iter()
         .filter(|(name, _)| !changed.contains_key(*name))
