@@ -17,19 +17,22 @@ use super::source::redact_token_lines;
 /// checks as tables (their errors are then reported per check). A syntax
 /// error stops here, with any token on the quoted line redacted.
 pub(super) fn read_file(text: &str) -> Result<RawFile, ConfigError> {
-    match toml::from_str::<ReadFile>(text) {
-        Ok(read) => Ok(read.into()),
-        Err(_) => toml::from_str::<TableFile>(text)
-            .map(RawFile::from)
+    match toml::from_str::<FileAs<Box<RawCheck>>>(text) {
+        Ok(read) => Ok(read.into_raw(CheckSource::Read)),
+        Err(_) => toml::from_str::<FileAs<toml::Table>>(text)
+            .map(|file| file.into_raw(CheckSource::Table))
             .map_err(|e| ConfigError::Syntax(redact_token_lines(&e.to_string()))),
     }
 }
 
-/// The file as written. Checks and `[defaults]` stay as spanned tables here
-/// so their errors can name the check and its line.
+/// The file as written, its checks read as `C`: straight into
+/// [`RawCheck`]s (one pass over the text, for a file whose checks all
+/// deserialize: the usual case), or, when any does not, as tables read
+/// again one by one, so that their errors can name the check and its line.
+/// `[defaults]` stays a spanned table for the same reason.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TableFile {
+struct FileAs<C> {
     /// The file is meant to have no checks. Without it an empty file is an
     /// error: reloading a truncated file, or starting with the wrong path,
     /// would otherwise silently stop every alert.
@@ -40,8 +43,22 @@ struct TableFile {
     /// A table, not `RawBadges`, so that its errors (a mistyped inline
     /// secret included) are reported like a check's, without the value.
     badges: Option<toml::Table>,
-    #[serde(default)]
-    check: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default = "Vec::new")]
+    check: Vec<toml::Spanned<C>>,
+}
+
+impl<C> FileAs<C> {
+    fn into_raw(self, source: fn(C) -> CheckSource) -> RawFile {
+        RawFile {
+            allow_no_checks: self.allow_no_checks,
+            defaults: self.defaults,
+            storage: self.storage,
+            badges: self.badges,
+            check: (self.check.into_iter())
+                .map(|c| (c.span().start, source(c.into_inner())))
+                .collect(),
+        }
+    }
 }
 
 /// The file's parts, its checks as read.
@@ -52,50 +69,6 @@ pub(super) struct RawFile {
     pub(super) badges: Option<toml::Table>,
     /// Where each check starts in the text, and the check.
     pub(super) check: Vec<(usize, CheckSource)>,
-}
-
-impl From<TableFile> for RawFile {
-    fn from(file: TableFile) -> RawFile {
-        RawFile {
-            allow_no_checks: file.allow_no_checks,
-            defaults: file.defaults,
-            storage: file.storage,
-            badges: file.badges,
-            check: (file.check.into_iter())
-                .map(|c| (c.span().start, CheckSource::Table(c.into_inner())))
-                .collect(),
-        }
-    }
-}
-
-impl From<ReadFile> for RawFile {
-    fn from(file: ReadFile) -> RawFile {
-        RawFile {
-            allow_no_checks: file.allow_no_checks,
-            defaults: file.defaults,
-            storage: file.storage,
-            badges: file.badges,
-            check: (file.check.into_iter())
-                .map(|c| (c.span().start, CheckSource::Read(c.into_inner())))
-                .collect(),
-        }
-    }
-}
-
-/// [`TableFile`] with its checks read straight into [`RawCheck`]s: one pass
-/// over the text instead of a table per check read again, for a file
-/// whose checks all deserialize (the usual case). When any does not, the
-/// file is read again as a [`TableFile`], whose errors name the check.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReadFile {
-    #[serde(default)]
-    allow_no_checks: bool,
-    defaults: Option<toml::Spanned<toml::Table>>,
-    storage: Option<RawStorage>,
-    badges: Option<toml::Table>,
-    #[serde(default)]
-    check: Vec<toml::Spanned<Box<RawCheck>>>,
 }
 
 /// A `[[check]]` as read: a table still to deserialize (with its errors),
