@@ -5,9 +5,7 @@
 
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
-use super::secrets::read_token_file;
+use super::secrets::{digest, read_token_file};
 
 /// Digests of a config's sources; never the secrets themselves.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,10 +14,6 @@ pub struct Inputs {
     text: [u8; 32],
     /// Every `token_file` read, with the SHA-256 of what it held.
     token_files: Vec<(PathBuf, [u8; 32])>,
-}
-
-pub(super) fn digest(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 impl Inputs {

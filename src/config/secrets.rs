@@ -7,8 +7,16 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use super::error::{invalid, ConfigError};
 use crate::auth::Token;
+
+/// SHA-256 of a file's bytes: a reload compares digests to see whether
+/// the config or a token file changed.
+pub(super) fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
 
 /// Whether loading a config reads the secrets its token sources name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,7 +158,7 @@ impl TokenLoader<'_> {
         })?;
         self.read
             .borrow_mut()
-            .push((path.clone(), super::inputs::digest(text.as_bytes())));
+            .push((path.clone(), digest(text.as_bytes())));
         // Secret files usually end in a newline that is not part of the secret.
         let secret = text.trim_end_matches(['\r', '\n']);
         if secret.is_empty() {

@@ -1,6 +1,7 @@
-//! [`StoreError`]: why storage failed, as variants callers can match (main
-//! maps them to advice, the writer to 503s) and as the sentences users read
-//! in logs, `/-/healthy` and 503 bodies.
+//! [`StoreError`]: why storage failed, as variants callers can match (the
+//! writer turns faults into 503s; tests match the variant, not the words)
+//! and as the sentences users read in logs, `/-/healthy` and 503 bodies,
+//! each carrying its own advice (what to do about a lock, a newer schema).
 
 use std::fmt;
 use std::path::PathBuf;

@@ -12,7 +12,8 @@
 //! * [`access`] — basic auth from the web config, on all but pings (and
 //!   public badges);
 //! * [`response`] — the one response builder and [`response::Refusal`];
-//!   [`single_flight`] — concurrent scrapes share one render;
+//!   [`single_flight`] — concurrent scrapes share one render, on a
+//!   [`background_thread`] below the ping path's priority;
 //!   [`write_timeout`] — connections to clients that stop reading are closed;
 //!   [`framing`] — requests with both `Content-Length` and
 //!   `Transfer-Encoding` are found, to be refused.
@@ -20,6 +21,7 @@
 pub mod access;
 pub mod admin;
 pub mod api;
+pub mod background_thread;
 pub mod badge;
 pub mod badge_svg;
 pub mod connection;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
 
+use super::background_thread;
 use super::response::{respond, text, HttpResponse};
 use super::single_flight::SingleFlight;
 use crate::clock::Clock;
@@ -106,8 +107,9 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let labels = Arc::clone(&deps.renders.labels);
     let hints = Arc::clone(&deps.renders.size_hints);
     let all_series = deps.renders.all_series;
-    // Rendering thousands of checks is CPU work; keep it off the reactor.
-    let rendered = tokio::task::spawn_blocking(move || {
+    // Rendering thousands of checks is CPU work: off the reactor, and
+    // below the ping path's priority.
+    let rendered = background_thread::run("deadman-render", move || {
         let hint = &hints[usize::from(gzip)];
         let scrape = exposition::Scrape {
             registry: &registry,
