@@ -196,6 +196,35 @@ fn alive(pid: &str) -> bool {
     }
 }
 
+/// The leader dies of the timeout's SIGTERM, but a member that ignores
+/// it and has let go of the output pipes lives on: it still gets SIGKILL
+/// at `--kill-after`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_kills_a_member_that_let_go_of_the_output() {
+    let server = TestServer::start(CONFIG).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pidfile = dir.path().join("child.pid");
+    let job = format!(
+        "sh -c 'trap \"\" TERM; exec sleep 30' >/dev/null 2>&1 & echo $! > {}; sleep 30",
+        pidfile.display()
+    );
+    let (out, took) = run(
+        &server,
+        &["--timeout", "1s", "--kill-after", "1s"],
+        &["sh", "-c", &job],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let child = std::fs::read_to_string(&pidfile).expect("pid written");
+    let child = child.trim();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(child) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(child), "the detached member {child} survived");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_kills_the_whole_group_and_reports_timeout() {
     let server = TestServer::start(CONFIG).await;
@@ -239,13 +268,23 @@ async fn timeout_kills_the_whole_group_and_reports_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_to_the_wrapper_reaches_the_job() {
-    use tokio::io::AsyncBufReadExt;
+async fn sigterm_sigint_and_sighup_to_the_wrapper_reach_the_job() {
     let server = TestServer::start(CONFIG).await;
+    for (signal, code) in [("TERM", 7), ("INT", 8), ("HUP", 9)] {
+        forwards(&server, signal, code).await;
+    }
+}
+
+/// Sends SIG`signal` to a running wrapper and checks that the job's trap
+/// ran (it exits with `code`) and that the run is recorded with it.
+async fn forwards(server: &TestServer, signal: &str, code: i32) {
+    use tokio::io::AsyncBufReadExt;
     let url = format!("http://{}", server.addr);
-    let job = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
+    let job = format!(
+        "trap 'echo got {signal}; exit {code}' {signal}; echo ready; while :; do sleep 0.1; done"
+    );
     let mut child = deadman(
-        &["run", "--check", "etl", "--", "sh", "-c", job],
+        &["run", "--check", "etl", "--", "sh", "-c", &job],
         &[("DEADMAN_URL", &url), ("DEADMAN_TOKEN", TOKEN)],
     )
     .spawn()
@@ -258,17 +297,18 @@ async fn sigterm_to_the_wrapper_reaches_the_job() {
     );
     let pid = child.id().expect("pid").to_string();
     let kill = std::process::Command::new("kill")
-        .args(["-s", "TERM", &pid])
+        .args(["-s", signal, &pid])
         .status();
     assert!(kill.expect("kill runs").success());
     let next = tokio::time::timeout(Duration::from_secs(10), stdout.next_line()).await;
+    let got = format!("got {signal}");
     assert_eq!(
         next.expect("in time").expect("read").as_deref(),
-        Some("got TERM")
+        Some(got.as_str())
     );
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
-    assert_eq!(status.expect("exits").expect("wait").code(), Some(7));
-    assert_eq!(history(&server).await[0]["exit_status"], 7);
+    assert_eq!(status.expect("exits").expect("wait").code(), Some(code));
+    assert_eq!(history(server).await[0]["exit_status"], code);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

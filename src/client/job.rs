@@ -17,6 +17,8 @@ use super::output::Tail;
 /// a child it left in the background may hold the pipes open for hours,
 /// and the finish ping must not wait for it.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// How often a timed-out group is looked at while its SIGKILL is pending.
+const GROUP_POLL: Duration = Duration::from_millis(50);
 
 /// What to run and how long it may take.
 pub struct Spec {
@@ -257,18 +259,36 @@ impl Watch {
             }
         };
         tokio::pin!(all);
-        let grace = match (self.terminated_at, self.killed) {
-            (Some(at), false) => {
-                tokio::select! {
-                    _ = &mut all => return,
-                    _ = sleep_until(at + self.kill_after) => self.on_deadline(),
+        if let (Some(at), false) = (self.terminated_at, self.killed) {
+            let kill_at = at + self.kill_after;
+            tokio::select! {
+                _ = &mut all => {
+                    // The output closed, but a member that let go of it
+                    // (`cmd >/dev/null 2>&1 &`) and ignores SIGTERM may
+                    // still run: it is killed on time too.
+                    while group_alive(self.leader) && Instant::now() < kill_at {
+                        tokio::time::sleep(GROUP_POLL).await;
+                    }
+                    if group_alive(self.leader) {
+                        self.on_deadline();
+                    }
+                    return;
                 }
-                DRAIN_GRACE
+                _ = sleep_until(kill_at) => self.on_deadline(),
             }
-            _ => DRAIN_GRACE,
-        };
-        let _ = tokio::time::timeout(grace, all).await;
+        }
+        let _ = tokio::time::timeout(DRAIN_GRACE, all).await;
     }
+}
+
+/// Whether any process is left in the group led by `leader`.
+fn group_alive(leader: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(leader) else {
+        return false;
+    };
+    // SAFETY: kill(2) with signal 0 sends nothing; it only reports whether
+    // the group has a member this process may signal.
+    unsafe { libc::kill(-pid, 0) == 0 }
 }
 
 fn ending(status: std::io::Result<std::process::ExitStatus>) -> Ending {

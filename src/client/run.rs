@@ -62,8 +62,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub kill_after: Duration,
     /// Send the last this many bytes of the command's output (stdout and
-    /// stderr together) with the finish ping; at most 10000, what deadman
-    /// keeps of a message.
+    /// stderr together) with the finish ping; at most 10000, which leaves
+    /// room in deadman's 10,240-byte message for the wrapper's own notes.
     #[arg(long, value_name = "BYTES", default_value_t = MAX_TAIL_BYTES)]
     pub output_limit: usize,
     /// Send none of the command's output (it still passes through).

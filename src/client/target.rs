@@ -28,7 +28,9 @@ pub struct TargetArgs {
     pub ca_file: Option<PathBuf>,
     /// How long one try of a ping may take (connect, TLS, answer). Each
     /// ping gets 3 tries within 30 s in all, so a deadman that is down
-    /// delays the job by that much at most.
+    /// delays the exit by up to 30 s per ping still to send (`deadman
+    /// run`: the finish, the start if the command ended first, and a resend
+    /// if deadman refused the run's report).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub ping_timeout: Duration,
 }
