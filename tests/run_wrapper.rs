@@ -183,6 +183,18 @@ async fn a_command_that_cannot_start_is_127_or_126() {
     assert!(message.contains("ermission denied"), "{message}");
 }
 
+/// Asserts that the process whose pid the job wrote to `pidfile` is gone
+/// within 5 s.
+fn assert_gone_soon(pidfile: &std::path::Path, what: &str) {
+    let child = std::fs::read_to_string(pidfile).expect("pid written");
+    let child = child.trim();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(child) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(child), "{what} {child} survived");
+}
+
 /// Whether `pid` is still a live process (a zombie is not).
 fn alive(pid: &str) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -216,13 +228,7 @@ async fn timeout_kills_a_member_that_let_go_of_the_output() {
     .await;
     assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    let child = std::fs::read_to_string(&pidfile).expect("pid written");
-    let child = child.trim();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(child) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!alive(child), "the detached member {child} survived");
+    assert_gone_soon(&pidfile, "the detached member");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,13 +249,7 @@ async fn timeout_kills_the_whole_group_and_reports_timeout() {
     .await;
     assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    let child = std::fs::read_to_string(&pidfile).expect("pid written");
-    let child = child.trim();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(child) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(!alive(child), "the background child {child} survived");
+    assert_gone_soon(&pidfile, "the background child");
     let metrics = server.scrape().await;
     assert_eq!(
         metrics.value("deadman_check_failures_total{check=\"etl\",reason=\"timeout\"}"),
