@@ -384,6 +384,17 @@ async fn the_check_page_shows_the_log_and_chart_and_copies_snippets() {
         .find(Locator::Css("button[data-copy='snippet-curl']"))
         .await
         .expect("copy button");
+    // Records what the page hands the clipboard (and still copies it), so
+    // the test fails when nothing was copied even where reading the
+    // clipboard back is not allowed.
+    client
+        .execute(
+            "const real = navigator.clipboard.writeText.bind(navigator.clipboard);
+             navigator.clipboard.writeText = t => { window.deadmanCopied = t; return real(t); };",
+            vec![],
+        )
+        .await
+        .expect("watch the clipboard");
     copy.click().await.expect("click copy");
     client
         .wait()
@@ -406,8 +417,17 @@ async fn the_check_page_shows_the_log_and_chart_and_copies_snippets() {
         .text()
         .await
         .expect("text");
-    // Reading the clipboard needs a permission headless Chromium may not
-    // grant; when it does, the text must be the snippet's.
+    let handed = client
+        .execute("return window.deadmanCopied;", vec![])
+        .await
+        .expect("what was copied");
+    assert_eq!(
+        handed.as_str().map(str::trim),
+        Some(expected.trim()),
+        "the snippet went to the clipboard"
+    );
+    // Reading the clipboard back needs a permission headless Chromium may
+    // not grant; when it does, the text must be the snippet's too.
     if let Some(text) = copied.as_str().filter(|t| !t.starts_with("error")) {
         assert_eq!(text.trim(), expected.trim());
     }
@@ -444,7 +464,7 @@ async fn auto_refresh_picks_up_a_new_ping_without_reloading() {
     // Marks this page load; a reload would lose it.
     client
         .execute(
-            "window.scrollTo(0, 40); window.deadmanMarker = 'kept';",
+            "window.scrollTo(0, 40); window.deadmanMarker = 'kept'; window.deadmanScrolled = window.scrollY;",
             vec![],
         )
         .await
@@ -463,12 +483,61 @@ async fn auto_refresh_picks_up_a_new_ping_without_reloading() {
         .await
         .expect("marker");
     assert_eq!(marker, json!("kept"), "refreshed in place, not reloaded");
+    let scrolled = client
+        .execute("return [window.scrollY, window.deadmanScrolled];", vec![])
+        .await
+        .expect("scroll");
+    assert_eq!(scrolled[0], scrolled[1], "the scroll position is kept");
     let url = client.current_url().await.expect("url");
     assert_eq!(url.query(), Some("team=sales"), "the filter is kept");
     assert_eq!(
         rows(&client).await.len(),
         2,
         "both sales checks, still filtered"
+    );
+    client.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_never_loses_a_half_typed_filter() {
+    let server = TestServer::start(CONFIG).await;
+    let (client, _driver, _profile) = browser(1280).await;
+    let base = format!("http://{}", server.addr);
+    client.goto(&format!("{base}/")).await.expect("open");
+    let search = client
+        .find(Locator::Css("input[name='q']"))
+        .await
+        .expect("search box");
+    search.send_keys("sal").await.expect("type");
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let status = client
+            .find(Locator::Id("refresh-status"))
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("text");
+        if status == "Refresh paused while you edit the filter" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no refresh came within 40 s: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let kept = client
+        .execute(
+            "return [document.querySelector(\"input[name='q']\").value, document.activeElement.name];",
+            vec![],
+        )
+        .await
+        .expect("read the form");
+    assert_eq!(
+        kept,
+        json!(["sal", "q"]),
+        "the typed text and the focus survive"
     );
     client.close().await.expect("close");
 }

@@ -312,6 +312,10 @@ async fn values_thresholds_runtimes_and_pauses_are_shown_in_valid_html() {
     assert!(list.contains("also failing"));
     let all = server.get("/").await.text();
     assert!(all.contains("2 in a row; pages at 3"), "{all}");
+    assert!(
+        all.contains(", exit status 3 · "),
+        "the list names the last failure's exit status: {all}"
+    );
     let inventory = server.get("/inventory").await.text();
     assert!(inventory.contains("<h2>Reviews</h2>"), "{inventory}");
     assert!(inventory.contains("until 2026-03-02T10:00:00Z (no alert fires until then)"));

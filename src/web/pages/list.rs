@@ -234,7 +234,9 @@ fn render_row(row: &Row<'_>, now: f64, base: &str) -> Markup {
             }
             td data-label="Last failure" {
                 @if report.last_failure > 0.0 {
-                    (report.last_failure_reason.map(|r| r.as_str()).unwrap_or("failed")) " · " (time(report.last_failure, now))
+                    (report.last_failure_reason.map(|r| r.as_str()).unwrap_or("failed"))
+                    @if let Some(status) = report.last_failure_exit_status { ", exit status " (status) }
+                    " · " (time(report.last_failure, now))
                     @if check.failure_threshold > 1 && report.consecutive_failures > 0 {
                         br; span.small.muted { (report.consecutive_failures) " in a row; pages at " (check.failure_threshold) }
                     }
