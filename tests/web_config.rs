@@ -33,6 +33,18 @@ const HASH: &str = "$2b$04$9v57qvoxmauBiva4O/je/e2XkEvvQDuUf/Wrn4L03Ol6IbaEsnPau
 
 /// Starts deadman with `web_config` (written beside the config).
 async fn start(dir: tempfile::TempDir, web_config: &str, lifecycle: bool) -> TestServer {
+    start_with(dir, web_config, |options| {
+        options.enable_lifecycle = lifecycle
+    })
+    .await
+}
+
+/// [`start`], with any other options set by `customize`.
+async fn start_with(
+    dir: tempfile::TempDir,
+    web_config: &str,
+    customize: impl FnOnce(&mut deadman::Options),
+) -> TestServer {
     let path = dir.path().join("web.yml");
     std::fs::write(&path, web_config).expect("write web config");
     let loaded = WebConfig::load(&path).expect("valid web config");
@@ -40,7 +52,7 @@ async fn start(dir: tempfile::TempDir, web_config: &str, lifecycle: bool) -> Tes
     let clock = Arc::new(ManualClock::new(T0));
     TestServer::start_customized(dir, CONFIG, clock, common::sqlite, |options| {
         options.web = watch;
-        options.enable_lifecycle = lifecycle;
+        customize(options);
     })
     .await
 }
@@ -205,6 +217,30 @@ async fn client_certificates_are_required_and_checked_against_allowed_sans() {
     );
 }
 
+/// `--web.health-without-auth`: probes reach `/-/healthy` and `/-/ready`
+/// without the password; everything else still needs it.
+#[tokio::test]
+async fn health_without_auth_opens_the_probes_and_nothing_else() {
+    let pki = Pki::new("deadman test CA");
+    let dir = tempfile::tempdir().expect("tempdir");
+    pki.write_server(dir.path(), "deadman");
+    let web = format!("{TLS}basic_auth_users:\n  prometheus: '{HASH}'\n");
+    let server = start_with(dir, &web, |options| options.health_without_auth = true).await;
+    let client = connector(&pki.ca_pem(), None);
+    for (path, want) in [
+        ("/-/healthy", "200"),
+        ("/-/ready", "200"),
+        ("/metrics", "401"),
+        ("/", "401"),
+        ("/api/v1/checks", "401"),
+    ] {
+        let answer = https(&server, &client, &get(path, None))
+            .await
+            .expect("answer");
+        assert_eq!(status(&answer), want, "{path}: {answer}");
+    }
+}
+
 #[tokio::test]
 async fn basic_auth_guards_everything_but_pings_and_sets_the_headers() {
     let pki = Pki::new("deadman test CA");
@@ -246,6 +282,18 @@ async fn basic_auth_guards_everything_but_pings_and_sets_the_headers() {
             allowed.contains("x-content-type-options: nosniff"),
             "{allowed}"
         );
+    }
+    // The pages and their assets too (without wrong passwords here: the
+    // address's failure budget is spent above).
+    for path in ["/checks/orders", "/inventory", "/static/deadman.css"] {
+        let denied = https(&server, &client, &get(path, None))
+            .await
+            .expect("answer");
+        assert_eq!(status(&denied), "401", "{path}: {denied}");
+        let allowed = https(&server, &client, &get(path, Some(("prometheus", "secret"))))
+            .await
+            .expect("answer");
+        assert_eq!(status(&allowed), "200", "{path}: {allowed}");
     }
     let reload = https(&server, &client, &post("/-/reload"))
         .await
