@@ -99,9 +99,12 @@ local promql = import '../lib/promql.libsonnet';
     // Failed runs since the last success. Each replica counts the failures
     // it saw since the last success it saw; the largest count is used.
     // With two replicas sharing one failing check's runs that undercounts
-    // (2 + 1 failures read as 2), so the page can come a run or two late,
-    // but it never comes early: summing would also count failures from
-    // before a success that only the other replica saw.
+    // (2 + 1 failures read as 2), so the page can come a run or two late.
+    // It can also come early: a replica that missed the newest success
+    // still counts the failures before it (A: fail, fail; B: success; A:
+    // fail reads as 3). Summing would be worse (every replica's failures
+    // from before a success only one saw); exact counting needs each
+    // replica's recent failure times, which the exporter does not export yet.
     record('job_check:deadman_check_consecutive_failures:max', |||
       max %(without)s (
         last_over_time(deadman_check_consecutive_failures{%(sel)s}[%(long)s])
