@@ -77,6 +77,9 @@ pub struct Scrape<'a> {
     pub all_series: bool,
     /// The previous body's size, so the buffer is allocated once.
     pub size_hint: usize,
+    /// Asked between families: true when this render has been replaced
+    /// (see [`crate::web::background_thread`]) and should stop.
+    pub abandoned: &'a dyn Fn() -> bool,
 }
 
 /// Renders the exporter's own and process metrics from the registry, then
@@ -88,7 +91,7 @@ pub fn render(scrape: &Scrape<'_>, gzip: bool) -> Result<Exposition, String> {
     TextEncoder::new()
         .encode(&families, &mut text)
         .map_err(|e| format!("encoding metrics: {e}"))?;
-    write_checks(scrape, &mut text);
+    write_checks(scrape, &mut text)?;
     if !gzip {
         return Ok(Exposition {
             text_len: text.len(),
@@ -112,12 +115,12 @@ pub fn render(scrape: &Scrape<'_>, gzip: bool) -> Result<Exposition, String> {
 }
 
 /// Appends every per-check family to `out`, family by family, each over
-/// every check in name order.
-fn write_checks(scrape: &Scrape<'_>, out: &mut Vec<u8>) {
+/// every check in name order; `Err` when the render was abandoned.
+fn write_checks(scrape: &Scrape<'_>, out: &mut Vec<u8>) -> Result<(), String> {
     let config = scrape.config;
     Sink::new(out, CHECKS, 0.0, false).sample("", config.checks.len() as f64);
     let Some(state) = scrape.state else {
-        return;
+        return Ok(());
     };
     let labels = scrape.labels.get(config, scrape.base);
     let now = scrape.now;
@@ -136,6 +139,9 @@ fn write_checks(scrape: &Scrape<'_>, out: &mut Vec<u8>) {
         })
         .collect();
     for family in &FAMILIES {
+        if (scrape.abandoned)() {
+            return Err("the render was abandoned for another attempt".to_string());
+        }
         let mut sink = Sink::new(
             out,
             (family.name, family.help, family.kind),
@@ -146,4 +152,5 @@ fn write_checks(scrape: &Scrape<'_>, out: &mut Vec<u8>) {
             (family.write)(&mut sink, row);
         }
     }
+    Ok(())
 }

@@ -135,10 +135,43 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<BodyError>,
 {
+    allow(deps.limits, check, &req, action, at)?;
+    let Read {
+        head,
+        headers,
+        parsed,
+    } = read_and_parse(check, req, action.unwrap_or("")).await?;
+    // A parse error is only shown to a client that is authorized.
+    let body_token = parsed.as_ref().ok().and_then(|p| p.body_token.as_deref());
+    authorize_from(deps.limits, check, remote, at, &headers, &head, body_token)?;
+    let Parsed {
+        ping,
+        body_as_message,
+        ..
+    } = parsed?;
+    let job = PingJob {
+        check: check.name.clone(),
+        ping,
+        at,
+        remote_addr: remote.ip().to_string(),
+        user_agent: head.user_agent,
+    };
+    submit(deps.writer, job, body_as_message).await
+}
+
+/// The method, the check's rate limit, and the action's shape, before
+/// anything is read.
+fn allow<B>(
+    limits: &RateLimits,
+    check: &Check,
+    req: &Request<B>,
+    action: Option<&str>,
+    at: Stamp,
+) -> Result<(), Refusal> {
     if !check.methods.allows(req.method()) {
         return Err(Refusal::method_not_allowed(&check.methods.allow_header()));
     }
-    deps.limits
+    limits
         .admit_ping(&check.name, check.rate_limit, at.mono)
         .map_err(|wait| {
             let limit = check.rate_limit.map(|l| l.describe()).unwrap_or_default();
@@ -154,58 +187,77 @@ where
     if action == Some("") {
         return Err(unknown_action(PingError::UnknownAction(String::new())));
     }
+    Ok(())
+}
+
+/// A request read: its head, the headers authorization needs, and the
+/// ping parsed from it (or why not, kept until the client is authorized).
+struct Read {
+    head: Head,
+    /// Empty for a check without a token: nothing else reads them.
+    headers: hyper::HeaderMap,
+    parsed: Result<Parsed, Refusal>,
+}
+
+/// Reads the head and the body and parses the ping. Parsing comes before
+/// authorizing because a token may be in the body.
+async fn read_and_parse<B>(check: &Check, req: Request<B>, action: &str) -> Result<Read, Refusal>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
+{
     let head = Head::read(&req)?;
-    // Only a check with a token reads headers after the body is taken.
     let headers = match check.token {
         Some(_) => req.headers().clone(),
         None => hyper::HeaderMap::new(),
     };
     let body = read_body(req).await?;
-    let fields = match is_multipart(&head) {
-        true => Some(
-            multipart_fields(
-                body.clone(),
-                head.content_type.as_deref().unwrap_or_default(),
-            )
-            .await,
-        ),
-        false => None,
+    let parsed = if is_multipart(&head) {
+        let content_type = head.content_type.as_deref().unwrap_or_default();
+        match multipart_fields(body.clone(), content_type).await {
+            Ok(fields) => parse(check, action, &head, &body, Some(&fields)),
+            Err(refusal) => Err(refusal),
+        }
+    } else {
+        parse(check, action, &head, &body, None)
     };
-    // Parsed before authorizing, because a token may be in the body; a
-    // parse error is still only shown to a client that is authorized.
-    let parsed = match fields {
-        Some(Err(refusal)) => Err(refusal),
-        Some(Ok(fields)) => parse(check, action.unwrap_or(""), &head, &body, Some(&fields)),
-        None => parse(check, action.unwrap_or(""), &head, &body, None),
-    };
-    let body_token = parsed.as_ref().ok().and_then(|p| p.body_token.as_deref());
+    Ok(Read {
+        head,
+        headers,
+        parsed,
+    })
+}
+
+/// The token check, behind the per-address budget of failed tokens.
+fn authorize_from(
+    limits: &RateLimits,
+    check: &Check,
+    remote: SocketAddr,
+    at: Stamp,
+    headers: &hyper::HeaderMap,
+    head: &Head,
+    body_token: Option<&str>,
+) -> Result<(), Refusal> {
     if check.token.is_some() {
-        deps.limits
-            .may_try_token(remote.ip(), at.mono)
-            .map_err(|wait| {
-                too_many(
-                    "too many wrong or missing tokens from this address; wait and retry",
-                    wait,
-                )
-            })?;
+        limits.may_try_token(remote.ip(), at.mono).map_err(|wait| {
+            too_many(
+                "too many wrong or missing tokens from this address; wait and retry",
+                wait,
+            )
+        })?;
     }
-    authorize(check, &headers, head.query.as_deref(), body_token).inspect_err(|_| {
-        deps.limits.token_failed(remote.ip(), at.mono);
-    })?;
-    let Parsed {
-        ping,
-        body_as_message,
-        ..
-    } = parsed?;
-    let summary = ping.summary();
-    let job = PingJob {
-        check: check.name.clone(),
-        ping,
-        at,
-        remote_addr: remote.ip().to_string(),
-        user_agent: head.user_agent,
-    };
-    let outcome = deps.writer.ping(job).await.map_err(|err| {
+    authorize(check, headers, head.query.as_deref(), body_token)
+        .inspect_err(|_| limits.token_failed(remote.ip(), at.mono))
+}
+
+/// Makes the ping durable and says what was recorded.
+async fn submit(
+    writer: &WriterHandle,
+    job: PingJob,
+    body_as_message: Option<String>,
+) -> Result<String, Refusal> {
+    let summary = job.ping.summary();
+    let outcome = writer.ping(job).await.map_err(|err| {
         Refusal::unavailable(format!(
             "storage unavailable, the ping was NOT recorded; retry: {err}"
         ))
