@@ -99,6 +99,8 @@ pub struct Options {
     /// `--web.exposition.all-series`: export every per-kind and per-reason
     /// counter and the run series of every check, zeros included.
     pub all_series: bool,
+    /// `--web.max-scrape-bodies`: scrape bodies that may exist at once.
+    pub max_scrape_bodies: usize,
 }
 
 impl Options {
@@ -114,6 +116,7 @@ impl Options {
             external_url: None,
             limits: ConnectionLimits::default(),
             all_series: false,
+            max_scrape_bodies: crate::web::scrape::DEFAULT_MAX_BODIES,
         }
     }
 }
@@ -186,7 +189,10 @@ impl Server {
             metrics,
             clock: options.clock,
             telemetry_path: options.telemetry_path,
-            renders: crate::web::scrape::Renders::new(options.all_series),
+            renders: crate::web::scrape::Renders::new(
+                options.all_series,
+                options.max_scrape_bodies,
+            ),
             limits: Default::default(),
             web: Arc::clone(&options.web),
             scope: crate::web::access::Scope {

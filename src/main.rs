@@ -82,6 +82,11 @@ struct Cli {
     /// reports a start; the series the alert rules use are always there).
     #[arg(long = "web.exposition.all-series", global = true)]
     all_series: bool,
+    /// How many scrape bodies may exist at once, rendering or still being
+    /// sent (each is shared by every scrape that waited for it). A scrape
+    /// that finds them all held by clients that have not read them gets 503.
+    #[arg(long = "web.max-scrape-bodies", default_value_t = deadman::web::scrape::DEFAULT_MAX_BODIES, global = true)]
+    max_scrape_bodies: usize,
     /// Directory for durable state; created if missing.
     #[arg(long = "storage.path", default_value = "data/", global = true)]
     storage_path: PathBuf,
@@ -509,6 +514,7 @@ fn serve(cli: &Cli) -> ExitCode {
             write_timeout: cli.write_timeout,
         },
         all_series: cli.all_series,
+        max_scrape_bodies: cli.max_scrape_bodies,
         ..Options::new(cli.config_file.clone(), Arc::new(SystemClock::new()))
     };
     runtime.block_on(async move {

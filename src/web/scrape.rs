@@ -2,14 +2,15 @@
 //! itself is [`crate::exposition`], run off the reactor on a snapshot, so
 //! no lock is held while it runs and pings are never kept waiting.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::background_thread;
+use super::background_thread::{self, Patience};
 use super::response::{respond, text, HttpResponse};
 use super::single_flight::SingleFlight;
 use crate::clock::Clock;
@@ -43,15 +44,40 @@ pub struct ScrapeDeps<'a> {
 }
 
 /// A finished render, shared by the scrapes that wait for it.
-type Rendered = Result<Bytes, String>;
+type Rendered = Result<Bytes, NotRendered>;
+
+/// Why a scrape has no body.
+#[derive(Clone, Debug)]
+enum NotRendered {
+    /// Every body slot is taken (503).
+    Busy,
+    /// The render itself failed (500).
+    Failed(String),
+}
+
+/// How many bodies may exist at once when `--web.max-scrape-bodies` is
+/// not given: Prometheus in pairs, a federation, a person with curl, and
+/// some slack for slow readers.
+pub const DEFAULT_MAX_BODIES: usize = 8;
 
 /// At most one render per encoding at a time, shared (see
 /// [`SingleFlight`]): memory per scrape is one copy of the body, however
-/// many clients scrape at once.
-#[derive(Default)]
+/// many clients scrape at once. And at most `max_bodies` bodies at once,
+/// rendering or still being sent: a client that asks and never reads holds
+/// its body until the write timeout, and a new one arriving every moment
+/// would otherwise hold a new copy each (at 50,000 checks, 37 MB a copy,
+/// and with the default 30 s timeout, 150 of them: 5 GB).
 pub struct Renders {
     plain: SingleFlight<Rendered>,
     gzip: SingleFlight<Rendered>,
+    /// One permit per body that exists: taken when a render starts,
+    /// returned when the last response sending the body has dropped it.
+    bodies: Arc<Semaphore>,
+    /// `--web.max-scrape-bodies`, for the refusal's sentence.
+    max_bodies: usize,
+    /// Monotonic seconds of the last "scrape refused" log line, so that a
+    /// client hammering the endpoint cannot flood the log.
+    last_logged: AtomicU64,
     /// The checks' label sets, kept until a reload changes the config.
     labels: Arc<LabelCache>,
     /// Sizes of the last bodies before compression, plain and gzipped
@@ -63,12 +89,61 @@ pub struct Renders {
 
 impl Renders {
     /// `all_series`: write every counter and run series of every check,
-    /// zeros included (`--web.exposition.all-series`).
-    pub fn new(all_series: bool) -> Renders {
+    /// zeros included (`--web.exposition.all-series`); `max_bodies`: how
+    /// many bodies may exist at once (`--web.max-scrape-bodies`, at least 1).
+    pub fn new(all_series: bool, max_bodies: usize) -> Renders {
+        let max_bodies = max_bodies.max(1);
         Renders {
+            plain: SingleFlight::default(),
+            gzip: SingleFlight::default(),
+            bodies: Arc::new(Semaphore::new(max_bodies)),
+            max_bodies,
+            last_logged: AtomicU64::new(0),
+            labels: Arc::default(),
+            size_hints: Arc::default(),
             all_series,
-            ..Renders::default()
         }
+    }
+
+    /// A permit for a new body, or `None` when all are taken.
+    fn body_slot(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.bodies).try_acquire_owned().ok()
+    }
+
+    /// The 503 for a scrape that found every body slot taken.
+    fn refuse(&self, now_mono: std::time::Duration) -> HttpResponse {
+        let second = now_mono.as_secs();
+        if self.last_logged.swap(second, Ordering::Relaxed) != second {
+            tracing::warn!(
+                max_bodies = self.max_bodies,
+                "scrape refused: every scrape body is still held by clients that have not read it"
+            );
+        }
+        let mut response = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} earlier scrape bodies are still being sent to clients that have not read \
+                 them (--web.max-scrape-bodies); retry in a few seconds",
+                self.max_bodies
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        response
+    }
+}
+
+/// A body's bytes with the permit it holds: the permit goes back when the
+/// last response sending the body drops it.
+struct OwnedBody {
+    bytes: Vec<u8>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for OwnedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -92,11 +167,13 @@ pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
                 .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
             response
         }
-        Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, err),
+        Err(NotRendered::Busy) => deps.renders.refuse(deps.clock.now().mono),
+        Err(NotRendered::Failed(err)) => text(StatusCode::INTERNAL_SERVER_ERROR, err),
     }
 }
 
 async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
+    let slot = deps.renders.body_slot().ok_or(NotRendered::Busy)?;
     let registry = deps.registry.clone();
     let config = deps.config.current();
     // Taken together, before rendering: one consistent view of the state.
@@ -109,7 +186,8 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let all_series = deps.renders.all_series;
     // Rendering thousands of checks is CPU work: off the reactor, and
     // below the ping path's priority.
-    let rendered = background_thread::run("deadman-render", move || {
+    let patience = Patience::default();
+    let rendered = background_thread::run("deadman-render", patience, move |attempt| {
         let hint = &hints[usize::from(gzip)];
         let scrape = exposition::Scrape {
             registry: &registry,
@@ -121,6 +199,7 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
             base: &base,
             all_series,
             size_hint: hint.load(Ordering::Relaxed),
+            abandoned: &|| attempt.abandoned(),
         };
         let rendered = exposition::render(&scrape, gzip);
         if let Ok(exposition) = &rendered {
@@ -130,9 +209,14 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     })
     .await;
     match rendered {
-        Ok(Ok(exposition)) => Ok(Bytes::from(exposition.body)),
-        Ok(Err(err)) => Err(err),
-        Err(err) => Err(format!("rendering metrics failed: {err}")),
+        Ok(Ok(exposition)) => Ok(Bytes::from_owner(OwnedBody {
+            bytes: exposition.body,
+            _slot: slot,
+        })),
+        Ok(Err(err)) => Err(NotRendered::Failed(err)),
+        Err(err) => Err(NotRendered::Failed(format!(
+            "rendering metrics failed: {err}"
+        ))),
     }
 }
 
