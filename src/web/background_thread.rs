@@ -13,7 +13,7 @@
 //! The cost of `SCHED_IDLE` is starvation: on a host whose cores are busy
 //! all the time it gets almost nothing, and a scrape would time out (a
 //! false "exporter down" page). So a job runs in two attempts. The first is
-//! idle; if it has not finished after [`Patience`], it is told to stop and
+//! idle; if it has not finished after the caller's patience, it is told to stop and
 //! a second attempt starts at niceness 10 (about a tenth of a busy core,
 //! which is what the scrape got before). An unprivileged thread cannot
 //! leave `SCHED_IDLE` again, which is also why each attempt gets a fresh
@@ -29,19 +29,6 @@ use tokio::sync::oneshot;
 /// How much lower than the ping path the second attempt runs (0 = same,
 /// 19 = lowest). 10 weighs about a tenth of a normal thread.
 const NICENESS: libc::c_int = 10;
-
-/// How long an idle attempt may take before a niced one replaces it.
-#[derive(Clone, Copy, Debug)]
-pub struct Patience(pub Duration);
-
-impl Default for Patience {
-    /// A render of 100,000 checks takes about 0.9 s on an idle core;
-    /// Prometheus's default scrape timeout is 10 s. Two seconds leaves the
-    /// niced attempt most of that.
-    fn default() -> Patience {
-        Patience(Duration::from_secs(2))
-    }
-}
 
 /// What a job's attempt can ask about itself.
 pub struct Attempt {
@@ -61,18 +48,23 @@ impl Attempt {
 /// Runs `job` off the reactor below the ping path's priority, first at
 /// idle priority, then (after `patience`) niced, and waits for its result.
 /// `Err` when a thread could not start or the job panicked.
-pub async fn run<T, F>(name: &str, patience: Patience, job: F) -> Result<T, String>
+pub async fn run<T, F>(name: &str, patience: Duration, job: F) -> Result<T, String>
 where
     T: Send + 'static,
     F: Fn(&Attempt) -> T + Send + Sync + 'static,
 {
     let job = Arc::new(job);
-    let first = Arc::new(AtomicBool::new(false));
-    let mut idle = spawn(name, Priority::Idle, Arc::clone(&first), Arc::clone(&job))?;
-    if let Ok(result) = tokio::time::timeout(patience.0, &mut idle).await {
+    let idle_abandoned = Arc::new(AtomicBool::new(false));
+    let mut idle = spawn(
+        name,
+        Priority::Idle,
+        Arc::clone(&idle_abandoned),
+        Arc::clone(&job),
+    )?;
+    if let Ok(result) = tokio::time::timeout(patience, &mut idle).await {
         return result.map_err(|_| stopped(name));
     }
-    first.store(true, Ordering::Relaxed);
+    idle_abandoned.store(true, Ordering::Relaxed);
     drop(idle);
     let niced = spawn(name, Priority::Niced, Arc::default(), job)?;
     niced.await.map_err(|_| stopped(name))
@@ -157,7 +149,7 @@ mod tests {
     #[tokio::test]
     async fn a_job_runs_idle_and_returns_its_result() {
         let (ours, _) = priority();
-        let patience = Patience(Duration::from_secs(30));
+        let patience = Duration::from_secs(30);
         let (nice, idle) = run("test-job", patience, |_: &Attempt| priority())
             .await
             .unwrap();
@@ -189,7 +181,7 @@ mod tests {
             }
             Some(priority())
         };
-        let patience = Patience(Duration::from_millis(50));
+        let patience = Duration::from_millis(50);
         let result = run("test-starved", patience, job).await.unwrap();
         assert_eq!(result, Some(((ours + NICENESS).min(19), false)));
         let abandoned = learned.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -198,7 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_job_is_an_error_not_a_hang() {
-        let patience = Patience(Duration::from_secs(30));
+        let patience = Duration::from_secs(30);
         let result: Result<(), String> =
             run("test-panic", patience, |_: &Attempt| panic!("boom")).await;
         assert_eq!(

@@ -4,13 +4,14 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::StatusCode;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::background_thread::{self, Patience};
+use super::background_thread;
 use super::response::{respond, text, HttpResponse};
 use super::single_flight::SingleFlight;
 use crate::clock::Clock;
@@ -42,6 +43,12 @@ pub struct ScrapeDeps<'a> {
     /// pages `deadman_check_info`'s `url` label links to.
     pub base: &'a str,
 }
+
+/// How long a render may run at idle priority before it starts again
+/// niced (see [`background_thread`]). A render of 100,000 checks takes
+/// about 0.9 s on an idle core, and Prometheus's default scrape timeout is
+/// 10 s: two seconds leaves the niced attempt most of that.
+const RENDER_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A finished render, shared by the scrapes that wait for it.
 type Rendered = Result<Bytes, NotRendered>;
@@ -111,7 +118,7 @@ impl Renders {
     }
 
     /// The 503 for a scrape that found every body slot taken.
-    fn refuse(&self, now_mono: std::time::Duration) -> HttpResponse {
+    fn refuse(&self, now_mono: Duration) -> HttpResponse {
         let second = now_mono.as_secs();
         if self.last_logged.swap(second, Ordering::Relaxed) != second {
             tracing::warn!(
@@ -119,18 +126,15 @@ impl Renders {
                 "scrape refused: every scrape body is still held by clients that have not read it"
             );
         }
-        let mut response = text(
+        // `Retry-After` comes with every 503 (see `respond`).
+        text(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "{} earlier scrape bodies are still being sent to clients that have not read \
                  them (--web.max-scrape-bodies); retry in a few seconds",
                 self.max_bodies
             ),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        response
+        )
     }
 }
 
@@ -186,8 +190,7 @@ async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let all_series = deps.renders.all_series;
     // Rendering thousands of checks is CPU work: off the reactor, and
     // below the ping path's priority.
-    let patience = Patience::default();
-    let rendered = background_thread::run("deadman-render", patience, move |attempt| {
+    let rendered = background_thread::run("deadman-render", RENDER_PATIENCE, move |attempt| {
         let hint = &hints[usize::from(gzip)];
         let scrape = exposition::Scrape {
             registry: &registry,
