@@ -182,6 +182,11 @@ impl Server {
             metrics.reload.clone(),
             Arc::clone(&options.clock),
         );
+        let renders = crate::web::scrape::Renders::new(
+            options.all_series,
+            options.max_scrape_bodies,
+            metrics.scrape.clone(),
+        );
         let app = Arc::new(App {
             config: live,
             state,
@@ -189,10 +194,7 @@ impl Server {
             metrics,
             clock: options.clock,
             telemetry_path: options.telemetry_path,
-            renders: crate::web::scrape::Renders::new(
-                options.all_series,
-                options.max_scrape_bodies,
-            ),
+            renders,
             limits: Default::default(),
             web: Arc::clone(&options.web),
             scope: crate::web::access::Scope {

@@ -1,7 +1,8 @@
 //! The exporter's own metrics, in a registry with the standard process
 //! collector, grouped by the subsystem that updates them: each subsystem is
 //! handed only its group ([`Rejections`] to the ping handler,
-//! [`ReloadGauges`] to the live config, [`StorageMetrics`] to the writer).
+//! [`ReloadGauges`] to the live config, [`StorageMetrics`] to the writer,
+//! [`ScrapeMetrics`] to the scrape renders).
 //! The per-check families are not here: [`crate::exposition`] writes them
 //! at scrape time.
 
@@ -99,6 +100,17 @@ pub struct StorageMetrics {
     pub journal_rows_awaiting_trim: IntGauge,
 }
 
+/// What the scrape endpoint reports about its own renders.
+#[derive(Clone)]
+pub struct ScrapeMetrics {
+    /// Renders of the metrics body, by encoding: fewer than scrapes when
+    /// concurrent scrapes share one, which is what bounds their memory.
+    pub renders: IntCounterVec,
+    /// Scrapes answered 503 because every `--web.max-scrape-bodies` slot
+    /// was held by clients that had not read their body.
+    pub refused: IntCounter,
+}
+
 /// Exporter self-metrics. Registered once; the handles are cheap clones.
 pub struct Metrics {
     /// What `/metrics` gathers: these metrics and the process metrics.
@@ -109,6 +121,8 @@ pub struct Metrics {
     pub reload: ReloadGauges,
     /// For the writer.
     pub storage: StorageMetrics,
+    /// For the scrape renders.
+    pub scrape: ScrapeMetrics,
 }
 
 impl Rejections {
@@ -211,12 +225,43 @@ impl StorageMetrics {
     }
 }
 
+impl ScrapeMetrics {
+    fn new(registry: &Registry) -> Self {
+        let renders = registered(
+            registry,
+            defined(IntCounterVec::new(
+                Opts::new(
+                    "deadman_scrape_renders_total",
+                    "Renders of the metrics body, by encoding (identity, gzip); scrapes that \
+                     arrive during a render share it.",
+                ),
+                &["encoding"],
+            )),
+        );
+        for encoding in ["identity", "gzip"] {
+            renders.with_label_values(&[encoding]);
+        }
+        ScrapeMetrics {
+            renders,
+            refused: registered(
+                registry,
+                defined(IntCounter::new(
+                    "deadman_scrapes_refused_total",
+                    "Scrapes answered 503 because every --web.max-scrape-bodies body was still \
+                     held by clients that had not read it.",
+                )),
+            ),
+        }
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let rejections = Rejections::new(&registry);
         let reload = ReloadGauges::new(&registry);
         let storage = StorageMetrics::new(&registry);
+        let scrape = ScrapeMetrics::new(&registry);
         let build_info = registered(
             &registry,
             defined(IntGaugeVec::new(
@@ -240,6 +285,7 @@ impl Metrics {
             rejections,
             reload,
             storage,
+            scrape,
         }
     }
 }

@@ -194,7 +194,11 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "invalid-failure-threshold-zero.toml",
-        "check \"orders\" (line 1): failure_threshold: 0 is out of range; it is the number of failed runs in a row that pages, at least 1 (the default: the first failure pages)",
+        "check \"orders\" (line 1): failure_threshold: 0 is out of range; it is the number of failed runs in a row that pages, from 1 (the default: the first failure pages) to 100",
+    ),
+    (
+        "invalid-failure-threshold-too-large.toml",
+        "check \"orders\" (line 1): failure_threshold: 101 is out of range; it is the number of failed runs in a row that pages, from 1 (the default: the first failure pages) to 100",
     ),
     (
         "invalid-min-runtime-not-below-max.toml",
@@ -244,7 +248,7 @@ const SEVERAL: &[(&str, &[&str])] = &[
     "invalid-run-assertions.toml",
     &[
         "check \"reconcile\" (line 2): expiry[0].kind: \"reveiw\" is not one of credential, api_version, certificate, contract, review",
-        "check \"reconcile\" (line 2): failure_threshold: -2 is out of range; it is the number of failed runs in a row that pages, at least 1 (the default: the first failure pages)",
+        "check \"reconcile\" (line 2): failure_threshold: -2 is out of range; it is the number of failed runs in a row that pages, from 1 (the default: the first failure pages) to 100",
         "check \"reconcile\" (line 2): max_failure_ratio: 0 is out of range; the share of failed runs allowed is above 0 and at most 1 (0.2 is one run in five)",
         "check \"reconcile\" (line 2): min_runtime: \"2h\" is not shorter than max_runtime (1h); no run could satisfy both",
         "check \"reconcile\" (line 2): pause_reason: is set but the check is not paused; set paused = true or paused_until, or remove the reason",

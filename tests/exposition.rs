@@ -44,6 +44,7 @@ timezone = "America/New_York"
 grace = "30m"
 paused_until = "2026-03-09T00:00:00Z"
 pause_reason = "migration"
+failure_threshold = 3
 "#;
 
 async fn scripted_scrape() -> String {
@@ -63,6 +64,7 @@ async fn scripted_scrape() -> String {
         server.post("/ping/payouts/fail?reason=auth").await.status,
         200
     );
+    server.advance(30.0);
     assert_eq!(server.post("/ping/payouts/3").await.status, 200);
     assert_eq!(server.get("/ping/nope").await.status, 404);
     server.get("/metrics").await.text()

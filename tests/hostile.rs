@@ -465,23 +465,199 @@ async fn idle_keep_alive_connections_are_shed_near_the_cap() {
     assert!(closed > 0, "no idle connection was closed");
 }
 
-/// Parallel scrapes share one render instead of each holding a copy.
+/// A server whose connection limits are the defaults but for `change`.
+async fn start_with_limits(
+    config: &str,
+    change: impl FnOnce(&mut deadman::ConnectionLimits),
+) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
+    let mut limits = deadman::ConnectionLimits::default();
+    change(&mut limits);
+    TestServer::start_customized(dir, config, clock, common::sqlite, |options| {
+        options.limits = limits;
+    })
+    .await
+}
+
+/// Reads until the server closes the connection (or resets it); `false`
+/// if it is still open after `within`.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // a 408 before the close is fine
+        }
+    }
+}
+
+/// A head that never ends and a connection that never sends anything are
+/// closed after the header-read timeout, so neither holds a connection
+/// slot for long; a client that sends its head in time is served.
+#[tokio::test]
+async fn slow_and_silent_connections_are_closed_after_the_header_read_timeout() {
+    let server = start_with_limits(CONFIG, |limits| {
+        limits.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"POST /ping/orders HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut silent = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "a head that never ends is still open after 5 s"
+    );
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)).await,
+        "a silent connection is still open after 5 s"
+    );
+    assert_eq!(server.post("/ping/orders?records=1").await.status, 200);
+    assert_eq!(
+        records_total(&server, "orders").await,
+        1.0,
+        "the slow head never counted"
+    );
+}
+
+/// A client that asks for `/metrics` and stops reading loses its
+/// connection after the write timeout, and the body it held is freed: the
+/// scrape slot comes back without the client going away.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
+    let server =
+        TestServer::start_customized(dir, &many_checks(12_000), clock, common::sqlite, |o| {
+            o.max_scrape_bodies = 1;
+            o.limits.write_timeout = Duration::from_secs(1);
+        })
+        .await;
+    let stalled = scrape_without_reading(&server).await;
+    // The stalled client holds the only body: others are refused...
+    scrape_until(&server, 503, 200, "never refused").await;
+    // ...until the write timeout cuts it off, though it never leaves.
+    scrape_until(&server, 200, 503, "the stalled client still holds its body").await;
+    let m = server.scrape().await;
+    assert!(m.value("deadman_scrapes_refused_total") >= 1.0);
+    drop(stalled);
+}
+
+/// An `Authorization` header that holds no token (a bad scheme, bad
+/// base64, an empty bearer) does not hide a correct `?token=`; a wrong
+/// token in it is refused even beside a correct one.
+#[tokio::test]
+async fn a_broken_authorization_header_does_not_hide_a_correct_query_token() {
+    let server = TestServer::start(CONFIG).await;
+    let right = "/ping/payroll?token=payroll-token-0123456789";
+    for broken in [
+        "Basic !!!not-base64",
+        "Bearer",
+        "Negotiate abc",
+        "Basic bm9jb2xvbg==",
+    ] {
+        let r = server
+            .send("POST", right, &[("authorization", broken)], b"")
+            .await;
+        assert_eq!(r.status, 200, "{broken}: {}", r.text());
+    }
+    let r = server
+        .send(
+            "POST",
+            right,
+            &[("authorization", "Bearer wrong-token")],
+            b"",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (401, "wrong token for this check\n")
+    );
+}
+
+/// A config of `n` checks with long names: at 12,000, about 10 MB of
+/// metrics, slow enough to render that concurrent scrapes overlap.
+fn many_checks(n: usize) -> String {
+    let mut config = String::new();
+    for i in 0..n {
+        config.push_str(&format!(
+            "[[check]]\nname = \"integration-with-a-long-name-{i:05}\"\nowner = \"finance-operations\"\nevery = \"1h\"\n"
+        ));
+    }
+    config
+}
+
+/// 32 parallel scrapes share a few renders instead of each rendering (and
+/// holding) its own copy: memory is a few bodies, not 32.
 #[tokio::test]
 async fn parallel_scrapes_all_answer_from_shared_renders() {
-    let server = TestServer::start(CONFIG).await;
-    assert_eq!(server.post("/ping/orders?records=3").await.status, 200);
+    let server = TestServer::start(&many_checks(12_000)).await;
     let addr = server.addr;
     let scrapes: Vec<_> = (0..32)
         .map(|_| {
             tokio::spawn(async move { common::request(addr, "GET", "/metrics", &[], b"").await })
         })
         .collect();
+    let mut renders = 0.0f64;
     for scrape in scrapes {
         let reply = scrape.await.expect("scrape task");
         assert_eq!(reply.status, 200);
-        assert!(reply
-            .text()
-            .contains("deadman_check_records_total{check=\"orders\"} 3\n"));
+        let text = reply.text();
+        assert!(text.contains("\ndeadman_checks 12000\n"));
+        // Each body counts the renders up to and including its own.
+        let counted = text
+            .lines()
+            .find_map(|l| l.strip_prefix("deadman_scrape_renders_total{encoding=\"identity\"} "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("the render counter");
+        renders = renders.max(counted);
+    }
+    eprintln!("32 concurrent scrapes took {renders} renders");
+    assert!(
+        (1.0..=8.0).contains(&renders),
+        "32 concurrent scrapes took {renders} renders"
+    );
+}
+
+/// A client that asks for `/metrics` and reads nothing of the answer.
+async fn scrape_without_reading(server: &TestServer) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    // Fixed small, so the kernel does not grow it: the client's side takes
+    // in 4 KiB and no more, and the server holds the rest of the body.
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut stream = socket.connect(server.addr).await.expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("send");
+    stream
+}
+
+/// Scrapes every 50 ms until a scrape answers `wanted`; every other answer
+/// must be `meanwhile`, and `what` is the failure if none has after 15 s.
+async fn scrape_until(
+    server: &TestServer,
+    wanted: u16,
+    meanwhile: u16,
+    what: &str,
+) -> common::Reply {
+    let started = std::time::Instant::now();
+    loop {
+        let reply = common::request(server.addr, "GET", "/metrics", &[], b"").await;
+        if reply.status == wanted {
+            return reply;
+        }
+        assert_eq!(reply.status, meanwhile, "{}", reply.text());
+        assert!(started.elapsed() < Duration::from_secs(15), "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -494,12 +670,7 @@ async fn parallel_scrapes_all_answer_from_shared_renders() {
 async fn clients_that_never_read_hold_at_most_the_scrape_body_limit() {
     // About 10 MB of body: more than loopback's socket buffers take in for
     // a client that reads nothing, so the server holds the rest.
-    let mut config = String::new();
-    for i in 0..12_000 {
-        config.push_str(&format!(
-            "[[check]]\nname = \"integration-with-a-long-name-{i:05}\"\nowner = \"finance-operations\"\nevery = \"1h\"\n"
-        ));
-    }
+    let config = many_checks(12_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
     let server = TestServer::start_customized(dir, &config, clock, common::sqlite, |o| {
@@ -508,28 +679,10 @@ async fn clients_that_never_read_hold_at_most_the_scrape_body_limit() {
     .await;
     let mut stalled = Vec::new();
     for _ in 0..2 {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        // Fixed small, so the kernel does not grow it: the client's side
-        // takes in 4 KiB and no more.
-        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        let mut stream = socket.connect(server.addr).await.expect("connect");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .expect("send");
-        stalled.push(stream);
+        stalled.push(scrape_without_reading(&server).await);
     }
     // Scrapes that read answer until both stalled clients hold a body.
-    let started = std::time::Instant::now();
-    let refused = loop {
-        let reply = common::request(server.addr, "GET", "/metrics", &[], b"").await;
-        if reply.status == 503 {
-            break reply;
-        }
-        assert_eq!(reply.status, 200, "{}", reply.text());
-        assert!(started.elapsed() < Duration::from_secs(15), "never refused");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let refused = scrape_until(&server, 503, 200, "never refused").await;
     assert_eq!(
         refused.text(),
         "2 earlier scrape bodies are still being sent to clients that have not read them \
@@ -538,20 +691,8 @@ async fn clients_that_never_read_hold_at_most_the_scrape_body_limit() {
     assert_eq!(refused.header("retry-after"), Some("5"));
     // One stalled client goes: its body is freed and scrapes answer again.
     drop(stalled.remove(0));
-    let started = std::time::Instant::now();
-    loop {
-        let reply = common::request(server.addr, "GET", "/metrics", &[], b"").await;
-        if reply.status == 200 {
-            assert!(reply.text().contains("deadman_checks 12000\n"));
-            break;
-        }
-        assert_eq!(reply.status, 503, "{}", reply.text());
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "the slot never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let reply = scrape_until(&server, 200, 503, "the slot never came back").await;
+    assert!(reply.text().contains("deadman_checks 12000\n"));
 }
 
 /// A flood on one check is answered 429 once past its rate limit, with
@@ -790,4 +931,128 @@ fn rejected_pings_are_logged_without_the_token() {
         assert!(line.contains("detail="), "{line}");
         assert!(!line.contains(guess), "{line}");
     }
+}
+
+/// A client spamming `/-/reload` gets every answer, but the log gets at
+/// most one "config reloaded" line a second (the rest go to debug).
+#[test]
+fn reload_spam_does_not_flood_the_log() {
+    use common::binary::{dir_with_config, send, start, stop_cleanly};
+    let dir = dir_with_config(CONFIG);
+    let (mut child, address, log) = start(dir.path(), &["--web.enable-lifecycle"]);
+    common::binary::wait_ready(&address);
+    let started = std::time::Instant::now();
+    for _ in 0..200 {
+        assert!(send(&address, "POST", "/-/reload").contains(" 200 "));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // A last reload after a pause is logged again: the limit is a rate.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(send(&address, "POST", "/-/reload").contains(" 200 "));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut logged = 0;
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = log.recv_timeout(Duration::from_millis(100)) {
+            if line.contains("config reloaded") {
+                assert!(line.contains("level=info"), "{line}");
+                logged += 1;
+            }
+        }
+    }
+    stop_cleanly(&mut child, "TERM");
+    let allowed = elapsed.ceil() as usize + 2;
+    assert!(
+        (2..=allowed).contains(&logged),
+        "{logged} lines for 201 reloads in {elapsed:.1} s (at most {allowed})"
+    );
+}
+
+/// Sends `POST /ping/<check>?rid=<prefix><i>` for every `i` in `range`,
+/// over eight keep-alive connections at once; panics on any answer but 200.
+async fn ping_unique_rids(
+    server: &TestServer,
+    check: &str,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+) {
+    use http_body_util::Empty;
+    let ids: Vec<usize> = range.collect();
+    let chunks: Vec<Vec<usize>> = ids
+        .chunks(ids.len().div_ceil(8).max(1))
+        .map(<[usize]>::to_vec)
+        .collect();
+    let tasks: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let (addr, check, prefix) = (server.addr, check.to_string(), prefix.to_string());
+            tokio::spawn(async move {
+                let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .expect("handshake");
+                tokio::spawn(conn);
+                for i in chunk {
+                    let req = hyper::Request::builder()
+                        .method("POST")
+                        .uri(format!("/ping/{check}?rid={prefix}{i}"))
+                        .header("host", "x")
+                        .body(Empty::<bytes::Bytes>::new())
+                        .expect("request");
+                    let status = sender.send_request(req).await.expect("response").status();
+                    assert_eq!(status, 200, "rid {prefix}{i}");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("ping task");
+    }
+}
+
+/// The rid guarantee (README, "What is stored"): a check's rids are
+/// remembered for a day, and beyond a day its newest 10,000 still are, so a
+/// retry is recorded once; only then is the oldest block of 1,024
+/// forgotten. Memory is bounded by that rule, whatever a client sends.
+#[tokio::test]
+async fn rids_are_remembered_for_a_day_and_then_while_among_the_newest_ten_thousand() {
+    let config =
+        "[[check]]\nname = \"retried\"\nowner = \"ops\"\nevery = \"1h\"\nrate_limit = \"none\"\n";
+    let server = TestServer::start(config).await;
+    let duplicate = "OK: duplicate rid, already recorded; nothing changed.\n";
+    // The first block: "first" and 1,023 more.
+    assert_eq!(server.post("/ping/retried?rid=first").await.status, 200);
+    ping_unique_rids(&server, "retried", "old-", 0..1023).await;
+    // A day and an hour later, and across a restart, a retry is still one.
+    server.advance(25.0 * 3600.0);
+    let server = server.restart(config).await;
+    assert_eq!(
+        server.post("/ping/retried?rid=first").await.text(),
+        duplicate
+    );
+    // 10,000 newer rids: now the first block may go, and does.
+    ping_unique_rids(&server, "retried", "new-", 0..10_000).await;
+    assert_eq!(
+        server.post("/ping/retried?rid=first").await.text(),
+        "OK: success recorded (rid=first).\n",
+        "forgotten once a day old and 10,000 newer ones exist"
+    );
+    assert_eq!(
+        server.post("/ping/retried?rid=new-0").await.text(),
+        duplicate
+    );
+    assert_eq!(
+        server.post("/ping/retried?rid=new-9999").await.text(),
+        duplicate
+    );
+    let m = server.scrape().await;
+    assert_eq!(
+        m.value("deadman_rids_forgotten_total"),
+        0.0,
+        "none was forgotten before it was a day old"
+    );
+    assert_eq!(
+        m.value("deadman_check_pings_total{check=\"retried\",kind=\"success\"}"),
+        1.0 + 1023.0 + 10_000.0 + 1.0
+    );
 }

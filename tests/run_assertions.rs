@@ -81,6 +81,18 @@ fn holds(check: &Value, condition: &str) -> bool {
         .is_some_and(|c| c.contains(&Value::from(condition)))
 }
 
+/// The check's exported failure times since its last success, newest
+/// first (`nth` = 1, 2, ...).
+fn recent_failures(m: &common::Metrics, check: &str) -> Vec<f64> {
+    (1..)
+        .map_while(|nth| {
+            m.get(&format!(
+                "deadman_check_recent_failure_timestamp_seconds{{check=\"{check}\",nth=\"{nth}\"}}"
+            ))
+        })
+        .collect()
+}
+
 async fn api(server: &TestServer, check: &str) -> Value {
     let reply = server.get(&format!("/api/v1/checks/{check}")).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -320,6 +332,13 @@ async fn failures_in_a_row_page_at_the_threshold_keep_their_exit_status_and_surv
         m.of("deadman_check_last_failure_exit_status", "reconcile"),
         4.0
     );
+    // The failure times, for the rules to count across replicas.
+    let second = m.of("deadman_check_last_failure_timestamp_seconds", "reconcile");
+    assert_eq!(recent_failures(&m, "reconcile"), [second, second - 60.0]);
+    assert!(
+        recent_failures(&m, "plain").is_empty(),
+        "a check that pages at its first failure has none"
+    );
     let check = api(&server, "reconcile").await;
     assert!(
         !holds(&check, "failing"),
@@ -338,6 +357,11 @@ async fn failures_in_a_row_page_at_the_threshold_keep_their_exit_status_and_surv
         m.of("deadman_check_consecutive_failures", "reconcile"),
         3.0,
         "kept across the restart"
+    );
+    assert_eq!(
+        recent_failures(&m, "reconcile"),
+        [second + 60.0, second, second - 60.0],
+        "failure times are kept across the restart"
     );
     assert!(
         m.get(&series(
@@ -358,6 +382,18 @@ async fn failures_in_a_row_page_at_the_threshold_keep_their_exit_status_and_surv
         m.of("deadman_check_consecutive_failures", "reconcile"),
         0.0,
         "one success resets"
+    );
+    assert!(recent_failures(&m, "reconcile").is_empty());
+    // Past the threshold only the newest three are exported.
+    for _ in 0..5 {
+        server.advance(60.0);
+        ok(&server, "/ping/reconcile/fail").await;
+    }
+    let m = server.scrape().await;
+    let newest = m.of("deadman_check_last_failure_timestamp_seconds", "reconcile");
+    assert_eq!(
+        recent_failures(&m, "reconcile"),
+        [newest, newest - 60.0, newest - 120.0]
     );
 }
 

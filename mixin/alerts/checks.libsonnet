@@ -31,12 +31,13 @@ local promql = import '../lib/promql.libsonnet';
     } + alert.timing(config, name),
 
   // failure_threshold: not while fewer runs than the threshold failed in a
-  // row. Written as `unless` a known shortfall, so a check whose count or
-  // threshold is not exported pages at its first failure, as before.
+  // row since the newest success on any replica. Written as `unless` a
+  // known shortfall, so a check whose count or threshold is not exported
+  // pages at its first failure, as before.
   local failedEnough = |||
     unless on (check)
     (
-        job_check:deadman_check_consecutive_failures:max
+        job_check:deadman_check_failed_runs_since_last_success:count
       < job_check:deadman_check_failure_threshold:max
     )
   |||,
@@ -78,7 +79,7 @@ local promql = import '../lib/promql.libsonnet';
         '{{- end -}}',
         alert.whoIs,
         'reported a failure for its most recent run (reason: {{ $reason }}{{ with printf `job_check:deadman_check_last_failure_exit_status:latest{job=%q,check=%q}` $labels.job $labels.check | query }}, exit status {{ . | first | value }}{{ end }}).'
-        + '{{ with printf `job_check:deadman_check_consecutive_failures:max{job=%q,check=%q} > 1` $labels.job $labels.check | query }} It has failed {{ . | first | value }} runs in a row.{{ end }}',
+        + '{{ with printf `job_check:deadman_check_failed_runs_since_last_success:count{job=%q,check=%q} > 1` $labels.job $labels.check | query }} It has failed at least {{ . | first | value }} runs in a row.{{ end }}',
         alert.lastSuccessFromValue + alert.checkPage,
       ],
     ),

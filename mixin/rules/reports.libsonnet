@@ -97,19 +97,43 @@ local promql = import '../lib/promql.libsonnet';
     // ---- failure_threshold.
 
     // Failed runs since the last success. Each replica counts the failures
-    // it saw since the last success it saw; the largest count is used.
-    // With two replicas sharing one failing check's runs that undercounts
-    // (2 + 1 failures read as 2), so the page can come a run or two late.
-    // It can also come early: a replica that missed the newest success
-    // still counts the failures before it (A: fail, fail; B: success; A:
-    // fail reads as 3). Summing would be worse (every replica's failures
-    // from before a success only one saw); exact counting needs each
-    // replica's recent failure times, which the exporter does not export yet.
+    // it saw since the last success it saw; the largest count is used by
+    // the failed-runs record below only for checks that do not export
+    // their failure times (failure_threshold = 1, or an exporter from
+    // before they were exported), and for the dashboards.
     record('job_check:deadman_check_consecutive_failures:max', |||
       max %(without)s (
         last_over_time(deadman_check_consecutive_failures{%(sel)s}[%(long)s])
       )
     |||),
+
+    // Failed runs since the newest success on any replica, exactly: every
+    // replica exports the times of its newest failure_threshold failures
+    // since its own last success (nth = 1, 2, ...), and the failures newer
+    // than the newest success of the job are counted. A replica's own
+    // count would include failures before a success that reached another
+    // replica (fail, fail on A; success on B; fail on A is one failure in a
+    // row, not three), and the largest count would miss failures split
+    // between replicas. Each replica exports at most failure_threshold
+    // times, so the count is exact up to the threshold (enough to decide
+    // whether to page). last_over_time bridges scrape gaps; a replaced
+    // replica's failures stay counted for memoryLong, and only while newer
+    // than the newest success.
+    {
+      record: 'job_check:deadman_check_failed_runs_since_last_success:count',
+      expr: promql.expr(config, |||
+        count %(withoutNth)s (
+            last_over_time(deadman_check_recent_failure_timestamp_seconds{%(sel)s}[%(long)s])
+          > %(ignoringNth)s group_left ()
+            job_check:deadman_check_last_success_timestamp_seconds:max
+        )
+        or
+        job_check:deadman_check_consecutive_failures:max
+      |||, {
+        withoutNth: promql.without(config, ['nth']),
+        ignoringNth: 'ignoring (%s)' % promql.labelList(config.haLabels + ['nth']),
+      }),
+    },
     configValue('job_check:deadman_check_failure_threshold:max', 'deadman_check_failure_threshold'),
 
     // The exit status of the newest failure (absent when it had none), from

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::check::Check;
 use super::error::{invalid, ConfigError, ErrorList};
 use super::fields::parse_duration;
+use crate::model::check_state::MAX_RECENT_FAILURES;
 use crate::model::expectations::parse_rfc3339;
 use crate::model::failure_ratio::{FailureRatio, MAX_RATIO_WINDOW, MIN_RATIO_WINDOW};
 use crate::model::pause::Pause;
@@ -103,16 +104,18 @@ pub(super) fn ended_pauses(checks: &[Arc<Check>], now: f64) -> Vec<String> {
         .collect()
 }
 
-/// `failure_threshold`: failed runs in a row before the check pages.
+/// `failure_threshold`: failed runs in a row before the check pages; at
+/// most the failures each check remembers (the text says 100: a test
+/// pins the two together).
 pub(super) fn parse_failure_threshold(location: &str, n: i64) -> Result<u64, ConfigError> {
     match u64::try_from(n) {
-        Ok(n) if n >= 1 => Ok(n),
+        Ok(n) if (1..=MAX_RECENT_FAILURES as u64).contains(&n) => Ok(n),
         _ => Err(invalid(
             location,
             "failure_threshold",
             format!(
                 "{n} is out of range; it is the number of failed runs in a row that pages, \
-                 at least 1 (the default: the first failure pages)"
+                 from 1 (the default: the first failure pages) to 100"
             ),
         )),
     }
@@ -413,7 +416,7 @@ mod tests {
         };
         assert_eq!(
             one_error(threshold, None),
-            "check \"t\" (line 1): failure_threshold: 0 is out of range; it is the number of failed runs in a row that pages, at least 1 (the default: the first failure pages)"
+            "check \"t\" (line 1): failure_threshold: 0 is out of range; it is the number of failed runs in a row that pages, from 1 (the default: the first failure pages) to 100"
         );
         let ratio_alone = RawAssertions {
             max_failure_ratio: Some(0.2),

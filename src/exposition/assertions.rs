@@ -17,6 +17,22 @@ pub(super) fn failure_threshold(s: &mut Sink<'_>, r: &Row<'_>) {
     s.sample(r.labels.id(), r.check.failure_threshold as f64);
 }
 
+/// The newest `failure_threshold` failures since the last success, so
+/// that the rules can count, across replicas, those newer than the newest
+/// success any replica saw. A check that pages at its first failure needs
+/// only its last failure's timestamp, so it has none of these.
+pub(super) fn recent_failures(s: &mut Sink<'_>, r: &Row<'_>) {
+    let threshold = r.check.failure_threshold;
+    if threshold <= 1 {
+        return;
+    }
+    let newest_first = r.state().recent_failures.iter().rev();
+    let mut nth = itoa::Buffer::new();
+    for (i, at) in newest_first.take(threshold as usize).enumerate() {
+        s.sample_with(r.labels.id(), "nth", nth.format(i + 1), *at);
+    }
+}
+
 pub(super) fn max_failure_ratio(s: &mut Sink<'_>, r: &Row<'_>) {
     if let Some(ratio) = &r.check.failure_ratio {
         s.sample(r.labels.id(), ratio.max_ratio);

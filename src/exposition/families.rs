@@ -34,7 +34,7 @@ pub(super) const CHECKS: (&str, &str, &str) =
     ("deadman_checks", "Number of configured checks.", "gauge");
 
 /// The per-check families, in the order they are written.
-pub(super) const FAMILIES: [Family; 40] = [
+pub(super) const FAMILIES: [Family; 41] = [
     family("deadman_check_info", "Check metadata to join on `check`; the value is always 1.", "gauge", checks::info),
     family("deadman_check_first_configured_timestamp_seconds", "When the check first appeared in the configuration.", "gauge", checks::first_configured),
     family("deadman_check_last_success_timestamp_seconds", "Last successful run (0 = never).", "gauge", checks::last_success),
@@ -54,6 +54,7 @@ pub(super) const FAMILIES: [Family; 40] = [
     family("deadman_check_failures_total", "Failed runs by reason; auth always, the others once they occurred.", "counter", checks::failures),
     family("deadman_check_consecutive_failures", "Failed runs since the last success.", "gauge", assertions::consecutive_failures),
     family("deadman_check_failure_threshold", "Failed runs in a row before the check pages (failure_threshold, default 1).", "gauge", assertions::failure_threshold),
+    family("deadman_check_recent_failure_timestamp_seconds", "When each failed run since the last success happened, newest first (nth=1), up to failure_threshold of them; for checks whose failure_threshold is above 1.", "gauge", assertions::recent_failures),
     family("deadman_check_max_failure_ratio", "Configured max_failure_ratio: the share of runs in the window that may fail.", "gauge", assertions::max_failure_ratio),
     family("deadman_check_failure_ratio_window_seconds", "Configured failure_ratio_window.", "gauge", assertions::failure_ratio_window),
     family("deadman_check_failure_ratio_window_runs", "Finished runs (success and fail pings) in the failure-ratio window, in whole minutes.", "gauge", assertions::failure_ratio_window_runs),

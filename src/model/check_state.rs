@@ -14,6 +14,11 @@ use crate::clock::Stamp;
 /// (crashing before it finishes) must not grow memory without bound.
 pub const MAX_RUNS_IN_PROGRESS: usize = 64;
 
+/// Failure times kept per check, newest last: as many as the largest
+/// `failure_threshold` allowed, so that raising a check's threshold by a
+/// reload never leaves it short of the failures it must count.
+pub const MAX_RECENT_FAILURES: usize = 100;
+
 /// Everything deadman knows about one check. Timestamps are Unix seconds;
 /// 0 means "never", which is also what the metrics export.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -34,6 +39,13 @@ pub struct CheckState {
     /// Failed runs since the last success: `failure_threshold` pages only
     /// once it is reached, and one success resets it.
     pub consecutive_failures: u64,
+    /// When the failures since the last success happened, oldest first, at
+    /// most [`MAX_RECENT_FAILURES`]. Exported for checks with a
+    /// `failure_threshold`, so that with several replicas the rules can
+    /// count the failures newer than the newest success any replica saw:
+    /// each replica's own count includes failures before a success that
+    /// reached another replica, and would page early.
+    pub recent_failures: Vec<f64>,
     pub last_start: f64,
     /// Seconds between the last finished run's start and its finish; 0 when
     /// no finished run had a start.
@@ -96,6 +108,7 @@ impl CheckState {
                 if at.wall >= self.last_failure {
                     self.consecutive_failures = 0;
                 }
+                self.recent_failures.retain(|&failed| failed > at.wall);
                 self.last_success = self.last_success.max(at.wall);
                 // Saturating: a counter must never wrap (Prometheus would read a reset).
                 self.records = self.records.saturating_add(ping.records.unwrap_or(0));
@@ -113,6 +126,7 @@ impl CheckState {
                 }
                 if at.wall >= self.last_success {
                     self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                    self.remember_failure(at.wall);
                 }
                 self.failures[reason.index()] = self.failures[reason.index()].saturating_add(1);
                 // Saturating: a counter must never wrap (Prometheus would read a reset).
@@ -131,6 +145,16 @@ impl CheckState {
                 });
             }
             Kind::Log => {}
+        }
+    }
+
+    /// Adds a failure to `recent_failures` in time order (one stamped
+    /// earlier can be applied later), forgetting the oldest past the cap.
+    fn remember_failure(&mut self, at: f64) {
+        let position = self.recent_failures.partition_point(|&failed| failed <= at);
+        self.recent_failures.insert(position, at);
+        if self.recent_failures.len() > MAX_RECENT_FAILURES {
+            self.recent_failures.remove(0);
         }
     }
 
@@ -365,6 +389,28 @@ mod tests {
         assert_eq!(s.consecutive_failures, 0);
         s.apply(&ping(Kind::Fail, None, None), stamp(1050.0), &[]);
         assert_eq!(s.consecutive_failures, 1);
+    }
+
+    #[test]
+    fn recent_failures_are_those_after_the_last_success_in_time_order() {
+        let mut s = CheckState::new(1000.0);
+        let fail = ping(Kind::Fail, None, None);
+        for at in [1010.0, 1030.0, 1020.0] {
+            s.apply(&fail, stamp(at), &[]);
+        }
+        assert_eq!(s.recent_failures, [1010.0, 1020.0, 1030.0]);
+        // A success applied late (stamped before the newest failure) drops
+        // only the failures before it.
+        s.apply(&ping(Kind::Success, None, None), stamp(1025.0), &[]);
+        assert_eq!(s.recent_failures, [1030.0]);
+        s.apply(&ping(Kind::Success, None, None), stamp(1040.0), &[]);
+        assert!(s.recent_failures.is_empty());
+        for i in 0..(MAX_RECENT_FAILURES + 5) {
+            s.apply(&fail, stamp(1100.0 + i as f64), &[]);
+        }
+        assert_eq!(s.recent_failures.len(), MAX_RECENT_FAILURES);
+        assert_eq!(s.recent_failures[0], 1105.0, "the oldest are forgotten");
+        assert_eq!(s.consecutive_failures, (MAX_RECENT_FAILURES + 5) as u64);
     }
 
     #[test]

@@ -52,8 +52,9 @@ const TRIM_AFTER_IDLE: Duration = Duration::from_millis(20);
 /// after a flood at 10,000 checks) rather than one slice per 20 ms; any
 /// request ends that until the next long pause.
 const TRIM_AGAIN_AFTER: Duration = Duration::from_millis(2);
-/// How often trim slices update the journal gauges: a count walks every
-/// check, and a slice takes only a few milliseconds.
+/// How often trim slices, hot checkpoints and the parts of a checkpoint
+/// round update the journal gauges: a count walks every check, and each of
+/// those takes only a few milliseconds.
 const JOURNAL_ROWS_EVERY: Duration = Duration::from_secs(1);
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -450,9 +451,14 @@ impl Writer {
             self.commit(&batch, 0)?;
             self.set.apply_checkpoint(&batch);
             self.trim_pending = true;
-            self.publish_journal_rows();
         }
         self.checkpoint_round = self.set.dirty() > 0;
+        // Counting walks every check: once a round, not once a part of it.
+        if !batch.is_empty()
+            && (!self.checkpoint_round || self.journal_rows_counted.elapsed() >= JOURNAL_ROWS_EVERY)
+        {
+            self.publish_journal_rows();
+        }
         if !self.checkpoint_round {
             self.last_state_checkpoint = Instant::now();
         }
@@ -482,7 +488,9 @@ impl Writer {
         if !batch.is_empty() && self.commit(&batch, 0).is_ok() {
             self.set.apply_checkpoint(&batch);
             self.trim_pending = true;
-            self.publish_journal_rows();
+            if self.journal_rows_counted.elapsed() >= JOURNAL_ROWS_EVERY {
+                self.publish_journal_rows();
+            }
         }
     }
 

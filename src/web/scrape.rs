@@ -92,13 +92,19 @@ pub struct Renders {
     size_hints: Arc<[AtomicUsize; 2]>,
     /// `--web.exposition.all-series`.
     all_series: bool,
+    /// Renders started and scrapes refused, for the exporter's own metrics.
+    metrics: crate::metrics::ScrapeMetrics,
 }
 
 impl Renders {
     /// `all_series`: write every counter and run series of every check,
     /// zeros included (`--web.exposition.all-series`); `max_bodies`: how
     /// many bodies may exist at once (`--web.max-scrape-bodies`, at least 1).
-    pub fn new(all_series: bool, max_bodies: usize) -> Renders {
+    pub fn new(
+        all_series: bool,
+        max_bodies: usize,
+        metrics: crate::metrics::ScrapeMetrics,
+    ) -> Renders {
         let max_bodies = max_bodies.max(1);
         Renders {
             plain: SingleFlight::default(),
@@ -109,6 +115,7 @@ impl Renders {
             labels: Arc::default(),
             size_hints: Arc::default(),
             all_series,
+            metrics,
         }
     }
 
@@ -119,6 +126,7 @@ impl Renders {
 
     /// The 503 for a scrape that found every body slot taken.
     fn refuse(&self, now_mono: Duration) -> HttpResponse {
+        self.metrics.refused.inc();
         let second = now_mono.as_secs();
         if self.last_logged.swap(second, Ordering::Relaxed) != second {
             tracing::warn!(
@@ -178,6 +186,11 @@ pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
 
 async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let slot = deps.renders.body_slot().ok_or(NotRendered::Busy)?;
+    deps.renders
+        .metrics
+        .renders
+        .with_label_values(&[if gzip { "gzip" } else { "identity" }])
+        .inc();
     let registry = deps.registry.clone();
     let config = deps.config.current();
     // Taken together, before rendering: one consistent view of the state.

@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{Head, Heads};
+use crate::model::check_state::MAX_RECENT_FAILURES;
 use crate::model::failure_ratio::RunBucket;
 use crate::model::values::{ReportedValue, ReportedValues};
 use crate::model::{CheckState, FailReason, Kind, Ping, Run};
@@ -48,6 +49,15 @@ impl Decoder<'_> {
                 started_mono: None,
             })
             .collect())
+    }
+
+    fn recent_failures(&self, text: &str) -> Result<Vec<f64>, StoreError> {
+        let mut failures: Vec<f64> = serde_json::from_str(text)
+            .map_err(|e| self.fail("checks.recent_failures", e.to_string()))?;
+        failures.sort_by(f64::total_cmp);
+        let excess = failures.len().saturating_sub(MAX_RECENT_FAILURES);
+        failures.drain(..excess);
+        Ok(failures)
     }
 
     fn expiries(&self, text: &str) -> Result<BTreeMap<String, f64>, StoreError> {
@@ -95,6 +105,7 @@ struct RawCheckRow {
     runs: String,
     expiries: String,
     values: String,
+    recent_failures: String,
     journal_seq: u64,
     head: Head,
 }
@@ -166,7 +177,8 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
                 failures_auth, failures_rate_limit, failures_timeout, failures_upstream,
                 failures_validation, failures_other, failures_exit_code, runs, expiries,
                 consecutive_failures, last_failure_exit_status, last_success_duration,
-                reported_values, journal_seq, head_seq, journal_rows, tail_seq
+                reported_values, journal_seq, head_seq, journal_rows, tail_seq,
+                recent_failures
          FROM checks",
         [],
         |row| {
@@ -199,6 +211,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
                 runs: row.get(20)?,
                 expiries: row.get(21)?,
                 values: row.get(25)?,
+                recent_failures: row.get(30)?,
                 journal_seq: row.get::<_, i64>(26)? as u64,
                 head: Head {
                     seq: row.get::<_, Option<i64>>(27)?.map(|s| s as u64),
@@ -223,6 +236,7 @@ fn load_checks(conn: &Connection, path: &Path) -> Result<Vec<LoadedCheck>, Store
                 runs: decode.runs(&raw.runs)?,
                 expiries: decode.expiries(&raw.expiries)?,
                 values: decode.values(&raw.values)?,
+                recent_failures: decode.recent_failures(&raw.recent_failures)?,
                 ..raw.state
             };
             Ok((raw.name, state, raw.journal_seq, raw.head))

@@ -169,6 +169,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX rid_log_by_check ON rid_log (check_name, seq);
     "#,
+    // 6: the times of the failures since the last success (issue #14: with
+    // several replicas, failure_threshold counts the failures newer than
+    // the newest success any replica saw). A check failing at the upgrade
+    // has its last failure; the earlier ones are unknown.
+    r#"
+    -- failure times as JSON [unix seconds, ...], oldest first
+    ALTER TABLE checks ADD COLUMN recent_failures TEXT NOT NULL DEFAULT '[]';
+    UPDATE checks SET recent_failures = '[' || last_failure || ']'
+        WHERE last_failure > last_success AND consecutive_failures > 0;
+    "#,
 ];
 
 /// Refuses a file that is not a deadman database before anything is

@@ -70,6 +70,7 @@ fn state_round_trips() {
         started_mono: None,
     }];
     state.consecutive_failures = 3;
+    state.recent_failures = vec![20.5, 20.75, 21.0];
     state.last_failure_exit_status = Some(3);
     state.last_success_duration = Some(0.25);
     let out = ReportedValue {
@@ -430,6 +431,9 @@ fn version_2_database_is_migrated_and_a_failing_check_keeps_failing() {
     };
     assert_eq!(state("a").consecutive_failures, 1);
     assert_eq!(state("b").consecutive_failures, 0);
+    // Schema 6: a failing check has its last failure among its recent ones.
+    assert_eq!(state("a").recent_failures, [3.0]);
+    assert!(state("b").recent_failures.is_empty());
     assert_eq!(state("a").records, 7);
     assert!(state("a").values.is_empty());
     assert_eq!(state("a").last_success_duration, None);

@@ -234,9 +234,10 @@ fn save_states(
              failures_timeout, failures_upstream, failures_validation, failures_other,
              failures_exit_code, runs, expiries, consecutive_failures,
              last_failure_exit_status, last_success_duration, reported_values, journal_seq,
-             head_seq, journal_rows, tail_seq)
+             head_seq, journal_rows, tail_seq, recent_failures)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+          ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30,
+          ?31)",
     )?;
     for (name, s) in &batch.states {
         let mut head = (changed.get(name).or_else(|| heads.get(name)))
@@ -275,6 +276,7 @@ fn save_states(
             head.seq.map(|s| s as i64),
             head.rows as i64,
             head.tail.map(|s| s as i64),
+            failures_to_json(&s.recent_failures),
         ])?;
     }
     Ok(())
@@ -518,6 +520,13 @@ fn runs_to_json(runs: &[Run]) -> String {
         .map(|r| serde_json::json!([r.rid, r.started]))
         .collect();
     serde_json::Value::Array(list).to_string()
+}
+
+fn failures_to_json(failures: &[f64]) -> String {
+    if failures.is_empty() {
+        return "[]".into();
+    }
+    serde_json::to_string(failures).unwrap_or_else(|_| "[]".into())
 }
 
 fn expiries_to_json(expiries: &BTreeMap<String, f64>) -> String {
