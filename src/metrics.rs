@@ -100,12 +100,17 @@ pub struct StorageMetrics {
     pub journal_rows_awaiting_trim: IntGauge,
 }
 
+/// The `encoding` label values of `deadman_scrape_renders_total`, indexed
+/// by whether the body is gzipped.
+const ENCODINGS: [&str; 2] = ["identity", "gzip"];
+
 /// What the scrape endpoint reports about its own renders.
 #[derive(Clone)]
 pub struct ScrapeMetrics {
-    /// Renders of the metrics body, by encoding: fewer than scrapes when
-    /// concurrent scrapes share one, which is what bounds their memory.
-    pub renders: IntCounterVec,
+    /// Renders of the metrics body, identity then gzip (index
+    /// `usize::from(gzip)`): fewer than scrapes when concurrent scrapes
+    /// share one, which is what bounds their memory.
+    pub renders: [IntCounter; 2],
     /// Scrapes answered 503 because every `--web.max-scrape-bodies` slot
     /// was held by clients that had not read their body.
     pub refused: IntCounter,
@@ -127,20 +132,13 @@ pub struct Metrics {
 
 impl Rejections {
     fn new(registry: &Registry) -> Self {
-        let counter = registered(
+        let counter = counter_vec(
             registry,
-            defined(IntCounterVec::new(
-                Opts::new(
-                    "deadman_pings_rejected_total",
-                    "Ping requests refused, by reason (not_found, unauthorized, ...).",
-                ),
-                &["reason"],
-            )),
+            "deadman_pings_rejected_total",
+            "Ping requests refused, by reason (not_found, unauthorized, ...).",
+            "reason",
+            Rejection::ALL.map(Rejection::as_str),
         );
-        // Pre-initialised so rate() works from the first rejection.
-        for reason in Rejection::ALL {
-            counter.with_label_values(&[reason.as_str()]);
-        }
         Rejections {
             counter,
             per_check: Arc::default(),
@@ -179,8 +177,6 @@ impl StorageMetrics {
                 )),
             )
         };
-        let counter =
-            |name: &str, help: &str| registered(registry, defined(IntCounter::new(name, help)));
         let gauge =
             |name: &str, help: &str| registered(registry, defined(IntGauge::new(name, help)));
         StorageMetrics {
@@ -199,6 +195,7 @@ impl StorageMetrics {
                 ],
             ),
             errors: counter(
+                registry,
                 "deadman_storage_errors_total",
                 "Storage commits that failed; the pings in them were answered 503.",
             ),
@@ -207,6 +204,7 @@ impl StorageMetrics {
                 "Checks whose state was loaded from storage at startup.",
             ),
             rids_forgotten: counter(
+                registry,
                 "deadman_rids_forgotten_total",
                 "Run ids forgotten before they were a day old because a check had \
                  more than 100,000.",
@@ -227,29 +225,21 @@ impl StorageMetrics {
 
 impl ScrapeMetrics {
     fn new(registry: &Registry) -> Self {
-        let renders = registered(
+        let renders = counter_vec(
             registry,
-            defined(IntCounterVec::new(
-                Opts::new(
-                    "deadman_scrape_renders_total",
-                    "Renders of the metrics body, by encoding (identity, gzip); scrapes that \
-                     arrive during a render share it.",
-                ),
-                &["encoding"],
-            )),
+            "deadman_scrape_renders_total",
+            "Renders of the metrics body, by encoding (identity, gzip); scrapes that arrive \
+             during a render share it.",
+            "encoding",
+            ENCODINGS,
         );
-        for encoding in ["identity", "gzip"] {
-            renders.with_label_values(&[encoding]);
-        }
         ScrapeMetrics {
-            renders,
-            refused: registered(
+            renders: ENCODINGS.map(|encoding| renders.with_label_values(&[encoding])),
+            refused: counter(
                 registry,
-                defined(IntCounter::new(
-                    "deadman_scrapes_refused_total",
-                    "Scrapes answered 503 because every --web.max-scrape-bodies body was still \
-                     held by clients that had not read it.",
-                )),
+                "deadman_scrapes_refused_total",
+                "Scrapes answered 503 because every --web.max-scrape-bodies body was still held \
+                 by clients that had not read it.",
             ),
         }
     }
@@ -300,6 +290,30 @@ impl Default for Metrics {
 /// labels): an error here is a programming error that every test hits.
 fn defined<T>(metric: prometheus::Result<T>) -> T {
     metric.expect("static metric definition is valid")
+}
+
+/// An unlabelled counter, registered.
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    registered(registry, defined(IntCounter::new(name, help)))
+}
+
+/// A counter with one label, registered, with a series for each of
+/// `values` from the start so that `rate()` works from the first increment.
+fn counter_vec<const N: usize>(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: [&str; N],
+) -> IntCounterVec {
+    let counter = registered(
+        registry,
+        defined(IntCounterVec::new(Opts::new(name, help), &[label])),
+    );
+    for value in values {
+        counter.with_label_values(&[value]);
+    }
+    counter
 }
 
 /// `collector`, registered in `registry`; the handle is returned for the

@@ -414,9 +414,7 @@ async fn one_address_cannot_take_every_connection() {
 /// new client is served at once rather than after the header-read timeout.
 #[tokio::test]
 async fn idle_keep_alive_connections_are_shed_near_the_cap() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
-    let server = TestServer::start_customized(dir, CONFIG, clock, common::sqlite, |options| {
+    let server = TestServer::start_with_options(CONFIG, |options| {
         options.limits = deadman::ConnectionLimits {
             max_connections: 32,
             max_per_address: 0,
@@ -465,21 +463,6 @@ async fn idle_keep_alive_connections_are_shed_near_the_cap() {
     assert!(closed > 0, "no idle connection was closed");
 }
 
-/// A server whose connection limits are the defaults but for `change`.
-async fn start_with_limits(
-    config: &str,
-    change: impl FnOnce(&mut deadman::ConnectionLimits),
-) -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
-    let mut limits = deadman::ConnectionLimits::default();
-    change(&mut limits);
-    TestServer::start_customized(dir, config, clock, common::sqlite, |options| {
-        options.limits = limits;
-    })
-    .await
-}
-
 /// Reads until the server closes the connection (or resets it); `false`
 /// if it is still open after `within`.
 async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
@@ -499,8 +482,8 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> 
 /// slot for long; a client that sends its head in time is served.
 #[tokio::test]
 async fn slow_and_silent_connections_are_closed_after_the_header_read_timeout() {
-    let server = start_with_limits(CONFIG, |limits| {
-        limits.header_read_timeout = Duration::from_secs(1);
+    let server = TestServer::start_with_options(CONFIG, |options| {
+        options.limits.header_read_timeout = Duration::from_secs(1);
     })
     .await;
     let mut slow = tokio::net::TcpStream::connect(server.addr)
@@ -533,14 +516,11 @@ async fn slow_and_silent_connections_are_closed_after_the_header_read_timeout() 
 /// scrape slot comes back without the client going away.
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_after_the_write_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
-    let server =
-        TestServer::start_customized(dir, &many_checks(12_000), clock, common::sqlite, |o| {
-            o.max_scrape_bodies = 1;
-            o.limits.write_timeout = Duration::from_secs(1);
-        })
-        .await;
+    let server = TestServer::start_with_options(&many_checks(12_000), |options| {
+        options.max_scrape_bodies = 1;
+        options.limits.write_timeout = Duration::from_secs(1);
+    })
+    .await;
     let stalled = scrape_without_reading(&server).await;
     // The stalled client holds the only body: others are refused...
     scrape_until(&server, 503, 200, "never refused").await;
@@ -670,11 +650,8 @@ async fn scrape_until(
 async fn clients_that_never_read_hold_at_most_the_scrape_body_limit() {
     // About 10 MB of body: more than loopback's socket buffers take in for
     // a client that reads nothing, so the server holds the rest.
-    let config = many_checks(12_000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let clock = std::sync::Arc::new(deadman::clock::ManualClock::new(common::T0));
-    let server = TestServer::start_customized(dir, &config, clock, common::sqlite, |o| {
-        o.max_scrape_bodies = 2
+    let server = TestServer::start_with_options(&many_checks(12_000), |options| {
+        options.max_scrape_bodies = 2
     })
     .await;
     let mut stalled = Vec::new();
@@ -1077,4 +1054,30 @@ async fn rids_are_remembered_for_a_day_and_then_while_among_the_newest_ten_thous
         m.value("deadman_check_pings_total{check=\"retried\",kind=\"success\"}"),
         1.0 + 1023.0 + 10_000.0 + 1.0
     );
+}
+
+/// The failed reload's log line redacts the token line too, not only the
+/// answer to `/-/reload`.
+#[test]
+fn a_failed_reload_logs_no_token() {
+    use common::binary::{dir_with_config, send, start, stop_cleanly};
+    let dir = dir_with_config(CONFIG);
+    let (mut child, address, log) = start(dir.path(), &["--web.enable-lifecycle"]);
+    common::binary::wait_ready(&address);
+    std::fs::write(dir.path().join("deadman.toml"), SECRET_LINE).expect("write config");
+    assert!(send(&address, "POST", "/-/reload").contains(" 500 "));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut failed = None;
+    while failed.is_none() && std::time::Instant::now() < deadline {
+        if let Ok(line) = log.recv_timeout(Duration::from_millis(100)) {
+            if line.contains("config reload failed") {
+                failed = Some(line);
+            }
+        }
+    }
+    stop_cleanly(&mut child, "TERM");
+    let line = failed.expect("a log line for the failed reload");
+    assert!(line.contains("level=error"), "{line}");
+    assert!(line.contains("<redacted>"), "{line}");
+    assert!(!line.contains("INLINE-TOKEN"), "{line}");
 }

@@ -105,8 +105,7 @@ pub(super) fn ended_pauses(checks: &[Arc<Check>], now: f64) -> Vec<String> {
 }
 
 /// `failure_threshold`: failed runs in a row before the check pages; at
-/// most the failures each check remembers (the text says 100: a test
-/// pins the two together).
+/// most the failures each check remembers.
 pub(super) fn parse_failure_threshold(location: &str, n: i64) -> Result<u64, ConfigError> {
     match u64::try_from(n) {
         Ok(n) if (1..=MAX_RECENT_FAILURES as u64).contains(&n) => Ok(n),
@@ -115,7 +114,7 @@ pub(super) fn parse_failure_threshold(location: &str, n: i64) -> Result<u64, Con
             "failure_threshold",
             format!(
                 "{n} is out of range; it is the number of failed runs in a row that pages, \
-                 from 1 (the default: the first failure pages) to 100"
+                 from 1 (the default: the first failure pages) to {MAX_RECENT_FAILURES}"
             ),
         )),
     }

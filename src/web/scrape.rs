@@ -186,11 +186,7 @@ pub async fn handle(deps: ScrapeDeps<'_>, headers: &HeaderMap) -> HttpResponse {
 
 async fn render(deps: &ScrapeDeps<'_>, gzip: bool) -> Rendered {
     let slot = deps.renders.body_slot().ok_or(NotRendered::Busy)?;
-    deps.renders
-        .metrics
-        .renders
-        .with_label_values(&[if gzip { "gzip" } else { "identity" }])
-        .inc();
+    deps.renders.metrics.renders[usize::from(gzip)].inc();
     let registry = deps.registry.clone();
     let config = deps.config.current();
     // Taken together, before rendering: one consistent view of the state.

@@ -78,6 +78,17 @@ impl TestServer {
         Self::start_customized(dir, config, clock, store, |_| {}).await
     }
 
+    /// Starts in a new temp dir, at [`T0`], with options changed by
+    /// `customize`.
+    pub async fn start_with_options(
+        config: &str,
+        customize: impl FnOnce(&mut Options),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = Arc::new(ManualClock::new(T0));
+        Self::start_customized(dir, config, clock, sqlite, customize).await
+    }
+
     /// Starts in `dir` (which may hold a web config and certificates) with
     /// options changed by `customize` (the lifecycle API is on by default).
     pub async fn start_customized(

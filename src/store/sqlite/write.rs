@@ -523,9 +523,6 @@ fn runs_to_json(runs: &[Run]) -> String {
 }
 
 fn failures_to_json(failures: &[f64]) -> String {
-    if failures.is_empty() {
-        return "[]".into();
-    }
     serde_json::to_string(failures).unwrap_or_else(|_| "[]".into())
 }
 
